@@ -1,0 +1,2 @@
+export * from "./HttpTransport.js"
+export * from "./Output.js"
