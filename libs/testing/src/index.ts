@@ -1,0 +1,2 @@
+export * from "./Receiver.js"
+export * from "./Tls.js"
