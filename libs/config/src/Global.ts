@@ -1,0 +1,63 @@
+/**
+ * falcosidekick's global (top-level) keys, and Sidekick's own `delivery.*` keys.
+ * See README.md for the table of keys, env vars and defaults.
+ */
+import { Field, section } from "./Field.js"
+
+const port = (defaultValue: number) => Field.int(defaultValue, { min: 1, max: 65535 })
+
+/** Top-level keys (core-spec §3.2). */
+export const GlobalConfig = section("", {
+  listenaddress: Field.string(""),
+  listenport: port(2801),
+  debug: Field.bool(false),
+  customfields: Field.map({ env: "pairs", expandEnvRefs: true }),
+  templatedfields: Field.map({ env: "pairs" }),
+  customtags: Field.list([], { removeSpaces: "env" }),
+  bracketreplacer: Field.string(""),
+  outputfieldformat: Field.string(""),
+  mutualtlsfilespath: Field.string("/etc/certs"),
+  mutualtlsclient: {
+    certfile: Field.string(""),
+    keyfile: Field.string(""),
+    cacertfile: Field.string("")
+  },
+  tlsclient: {
+    cacertfile: Field.string("")
+  },
+  tlsserver: {
+    deploy: Field.bool(false),
+    certfile: Field.string("/etc/certs/server/server.crt"),
+    keyfile: Field.string("/etc/certs/server/server.key"),
+    mutualtls: Field.bool(false),
+    cacertfile: Field.string("/etc/certs/server/ca.crt"),
+    notlsport: port(2810),
+    notlspaths: Field.list([])
+  },
+  prometheus: {
+    extralabels: Field.list([], { removeSpaces: "always" })
+  }
+})
+export type GlobalConfig = typeof GlobalConfig.Type
+
+/** Sidekick's delivery engine: queues, retries, timeouts, circuit breaker (no falcosidekick equivalent). */
+export const DeliveryConfig = section("delivery", {
+  queuecapacity: Field.int(10000, { min: 1 }),
+  overflow: Field.literal(["dropnewest", "dropoldest", "reject"], "dropnewest", { caseInsensitive: true }),
+  timeout: Field.duration("10s"),
+  retry: {
+    maxattempts: Field.int(5, { min: 1 }),
+    initialdelay: Field.duration("500ms"),
+    maxdelay: Field.duration("30s")
+  },
+  circuitbreaker: {
+    failures: Field.int(5, { min: 1 }),
+    resetafter: Field.duration("30s")
+  },
+  shutdowntimeout: Field.duration("10s"),
+  maxconcurrency: Field.int(64, { min: 1 })
+})
+export type DeliveryConfig = typeof DeliveryConfig.Type
+
+/** The sections this lib declares; the app adds the outputs' sections for `unknownKeys`/`describeConfig`. */
+export const globalSections = [GlobalConfig, DeliveryConfig] as const
