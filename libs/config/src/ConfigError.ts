@@ -44,18 +44,23 @@ export class ConfigLoadError extends Data.TaggedError("ConfigLoadError")<{
 
 const MAX_SHOWN = 200
 
-/** A raw value as one line of text for an error message (YAML scalars as written, structures as compact JSON). */
-export const showRaw = (value: unknown): string => {
-  let text: string
-  if (typeof value === "string") text = value
-  else if (typeof value === "bigint" || typeof value === "number" || typeof value === "boolean") text = String(value)
-  else if (value === null || value === undefined) text = ""
-  else {
-    try {
-      text = JSON.stringify(value, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v)) ?? String(value)
-    } catch {
-      text = String(value)
-    }
+const flow = (value: unknown, depth: number): string => {
+  if (typeof value === "string") return /^[^\s,:[\]{}"'#&*!|>%@`]([^,:[\]{}"#]*[^\s,:[\]{}"#])?$/.test(value) ? value : JSON.stringify(value)
+  if (typeof value === "bigint" || typeof value === "number" || typeof value === "boolean") return String(value)
+  if (value === null || value === undefined) return "null"
+  if (depth > 4) return "..."
+  if (Array.isArray(value)) return `[${value.map((v) => flow(v, depth + 1)).join(", ")}]`
+  if (typeof value === "object") {
+    return `{${Object.entries(value)
+      .map(([k, v]) => `${flow(k, depth + 1)}: ${flow(v, depth + 1)}`)
+      .join(", ")}}`
   }
+  return String(value)
+}
+
+/** A raw value as one line of text for an error message: scalars as written, structures in YAML flow style. */
+export const showRaw = (value: unknown): string => {
+  const text =
+    typeof value === "string" ? value : value === null || value === undefined ? "" : typeof value === "object" ? flow(value, 0) : String(value)
   return text.length > MAX_SHOWN ? `${text.slice(0, MAX_SHOWN)}...` : text
 }
