@@ -1,0 +1,266 @@
+/**
+ * Alertmanager (catalog §4.1): one alert per event, POSTed to every configured host (HA pairs each get it).
+ */
+import { Field, section } from "@sidekick/config"
+import { define, HttpTransport, originOf, OutputError, OutputInitError } from "@sidekick/delivery"
+import { type FalcoEvent, goJson, minimumPriorityRank, parsePriority, type Priority, rank } from "@sidekick/event"
+import { Effect, Either } from "effect"
+import { httpCommonFields } from "./common.js"
+
+export const AlertManagerConfig = section("alertmanager", {
+  hostport: Field.list([]),
+  endpoint: Field.string("/api/v2/alerts"),
+  expiresafter: Field.int(0, { min: 0 }),
+  extralabels: Field.map({ env: "cut" }),
+  extraannotations: Field.map({ env: "cut" }),
+  customseveritymap: Field.map({ env: "cut" }),
+  dropeventdefaultpriority: Field.string("critical"),
+  dropeventthresholds: Field.string("10000:critical, 1000:critical, 100:critical, 10:warning, 1:warning"),
+  customheaders: Field.map({ env: "pairs", secret: true }),
+  ...httpCommonFields()
+})
+export type AlertManagerConfig = typeof AlertManagerConfig.Type
+
+/** falcosidekick's default Falco priority -> Alertmanager severity */
+export const defaultSeverityMap: Readonly<Record<Priority, string>> = {
+  Debug: "information",
+  Informational: "information",
+  Notice: "information",
+  Warning: "warning",
+  Error: "warning",
+  Critical: "critical",
+  Alert: "critical",
+  Emergency: "critical"
+}
+
+export interface DropThreshold {
+  readonly value: bigint
+  readonly priority: Priority
+}
+
+/** The options the payload builder needs, parsed once at start-up. */
+export interface AlertManagerPayloadOptions {
+  /** sorted by value, descending */
+  readonly thresholds: ReadonlyArray<DropThreshold>
+  /** undefined: an unknown dropeventdefaultpriority never raises the priority (falcosidekick) */
+  readonly dropEventDefaultPriority: Priority | undefined
+  readonly severityMap: Readonly<Partial<Record<Priority, string>>>
+  readonly expiresAfterSeconds: number
+  readonly extraLabels: Readonly<Record<string, string>>
+  readonly extraAnnotations: Readonly<Record<string, string>>
+}
+
+/** "10000:critical, 1000:critical, ..." -> thresholds sorted descending; Left(reason) names the bad entry */
+export const parseDropThresholds = (raw: string): Either.Either<ReadonlyArray<DropThreshold>, string> => {
+  const compact = raw.replaceAll(" ", "")
+  if (compact === "") return Either.right([])
+  const out: Array<DropThreshold> = []
+  for (const entry of compact.split(",")) {
+    const cut = entry.indexOf(":")
+    if (cut < 0) return Either.left(`threshold "${entry}" has no priority (expected value:priority)`)
+    const valueText = entry.slice(0, cut).trim()
+    if (!/^[+-]?\d+$/.test(valueText)) return Either.left(`threshold "${entry}": "${valueText}" is not an integer`)
+    const priority = parsePriority(entry.slice(cut + 1).trim())
+    if (priority === undefined) return Either.left(`threshold "${entry}": "${entry.slice(cut + 1)}" is not a Falco priority`)
+    out.push({ value: BigInt(valueText), priority })
+  }
+  return Either.right(out.sort((a, b) => (a.value > b.value ? -1 : a.value < b.value ? 1 : 0)))
+}
+
+const labelNamePattern = /^[a-zA-Z_][a-zA-Z0-9_]*$/
+
+/** non [a-zA-Z0-9_] -> "_", "__" -> "_", leading/trailing "_" trimmed (k8s.ns.name -> k8s_ns_name) */
+export const safeLabel = (name: string): string =>
+  name.replace(/[^a-zA-Z0-9_]/g, "_").replaceAll("__", "_").replace(/_+$/, "").replace(/^_+/, "")
+
+const maxPriority = (a: Priority, b: Priority): Priority => (rank(b) > rank(a) ? b : a)
+
+const numberText = (value: unknown): string | undefined => {
+  if (typeof value === "number") return Number.isFinite(value) ? goJson(value) : undefined
+  if (typeof value === "object" && value !== null && (value as { isLosslessNumber?: unknown }).isLosslessNumber === true) {
+    return String((value as { value: unknown }).value)
+  }
+  return undefined
+}
+
+const sorted = (r: Readonly<Record<string, string>>): Record<string, string> => {
+  const out: Record<string, string> = {}
+  for (const k of Object.keys(r).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))) out[k] = r[k]!
+  return out
+}
+
+const pad = (n: number | bigint, width = 2): string => String(n).padStart(width, "0")
+
+/** Go RFC3339Nano of `nanos` (Unix ns) rendered at the UTC offset of `reference` (an RFC3339 time string) */
+export const rfc3339NanoAt = (nanos: bigint, reference: string): string => {
+  const m = /(Z|[+-]\d{2}:\d{2})$/.exec(reference)
+  const zone = m === null ? "Z" : m[1]!
+  const offsetMinutes = zone === "Z" ? 0 : (zone.startsWith("-") ? -1 : 1) * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(4, 6)))
+  const shifted = nanos + BigInt(offsetMinutes) * 60_000_000_000n
+  let seconds = shifted / 1_000_000_000n
+  let frac = shifted % 1_000_000_000n
+  if (frac < 0n) {
+    frac += 1_000_000_000n
+    seconds -= 1n
+  }
+  const d = new Date(Number(seconds) * 1000)
+  const fracText = frac === 0n ? "" : "." + pad(frac, 9).replace(/0+$/, "")
+  return `${pad(d.getUTCFullYear(), 4)}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}T${pad(d.getUTCHours())}:${
+    pad(d.getUTCMinutes())
+  }:${pad(d.getUTCSeconds())}${fracText}${zone}`
+}
+
+/** Go's zero time.Time, which falcosidekick still serialises as endsAt when expiresafter is 0 */
+export const goZeroTime = "0001-01-01T00:00:00Z"
+
+/** falcosidekick's alert list (one alert) for an event */
+export const alertManagerPayload = (event: FalcoEvent, o: AlertManagerPayloadOptions): object => {
+  const labels: Record<string, string> = {}
+  let priority: Priority = event.priority
+  for (const key of Object.keys(event.output_fields).sort()) {
+    const value = event.output_fields[key]
+    if (key.startsWith("n_evts")) continue
+    if (key.startsWith("n_drop")) {
+      const text = typeof value === "string" ? value : numberText(value)
+      if (text === undefined || !/^[+-]?\d+$/.test(text)) continue
+      const count = BigInt(text)
+      let label = ""
+      if (count === 0n) {
+        priority = maxPriority(priority, "Warning")
+        label = "0"
+      } else {
+        for (const threshold of o.thresholds) {
+          if (count > threshold.value) {
+            label = `>${threshold.value}`
+            priority = maxPriority(priority, threshold.priority)
+            break
+          }
+        }
+      }
+      if (label === "") {
+        label = text
+        if (o.dropEventDefaultPriority !== undefined) priority = maxPriority(priority, o.dropEventDefaultPriority)
+      }
+      labels[key] = label
+      continue
+    }
+    const text = typeof value === "string" ? value : numberText(value)
+    if (text === undefined) continue
+    labels[safeLabel(key)] = text
+  }
+  labels["source"] = "falco"
+  labels["rule"] = event.rule
+  labels["alertname"] = event.rule
+  labels["eventsource"] = event.source
+  if (event.hostname !== "") labels["hostname"] = event.hostname
+  if (event.tags.length > 0) labels["tags"] = [...event.tags].sort().join(",")
+  labels["priority"] = priority
+  labels["severity"] = o.severityMap[priority] ?? defaultSeverityMap[priority]
+  for (const [k, v] of Object.entries(o.extraLabels)) labels[k] = v
+
+  const annotations: Record<string, string> = {
+    info: event.output,
+    description: event.output,
+    summary: event.rule
+  }
+  for (const [k, v] of Object.entries(o.extraAnnotations)) annotations[k] = v
+
+  const endsAt = o.expiresAfterSeconds !== 0
+    ? rfc3339NanoAt(event.timeUnixNanos + BigInt(o.expiresAfterSeconds) * 1_000_000_000n, event.time)
+    : goZeroTime
+  return [{ labels: sorted(labels), annotations: sorted(annotations), endsAt }]
+}
+
+/** the request body (Go json.Encoder: trailing newline) */
+export const alertManagerBody = (event: FalcoEvent, o: AlertManagerPayloadOptions): string =>
+  goJson(alertManagerPayload(event, o)) + "\n"
+
+/** Parse the start-up options; Left names the offending key. */
+export const alertManagerOptions = (
+  c: AlertManagerConfig
+): Either.Either<AlertManagerPayloadOptions, { readonly key: string; readonly message: string }> => {
+  const thresholds = parseDropThresholds(c.dropeventthresholds)
+  if (Either.isLeft(thresholds)) {
+    return Either.left({ key: "alertmanager.dropeventthresholds", message: `invalid alertmanager.dropeventthresholds: ${thresholds.left}` })
+  }
+  const severityMap: Partial<Record<Priority, string>> = {}
+  for (const [k, v] of Object.entries(c.customseveritymap)) {
+    const p = parsePriority(k.trim())
+    if (p === undefined) {
+      return Either.left({ key: "alertmanager.customseveritymap", message: `invalid alertmanager.customseveritymap: "${k}" is not a Falco priority` })
+    }
+    severityMap[p] = v.trim()
+  }
+  for (const [key, name] of [["alertmanager.extralabels", c.extralabels], ["alertmanager.extraannotations", c.extraannotations]] as const) {
+    for (const label of Object.keys(name)) {
+      if (!labelNamePattern.test(label)) {
+        return Either.left({ key, message: `invalid ${key}: "${label}" must match ${labelNamePattern.source}` })
+      }
+    }
+  }
+  return Either.right({
+    thresholds: thresholds.right,
+    dropEventDefaultPriority: parsePriority(c.dropeventdefaultpriority.trim()),
+    severityMap,
+    expiresAfterSeconds: c.expiresafter,
+    extraLabels: c.extralabels,
+    extraAnnotations: c.extraannotations
+  })
+}
+
+const hostsOf = (c: AlertManagerConfig): ReadonlyArray<string> =>
+  c.hostport.flatMap((h) => h.split(",")).map((h) => h.trim()).filter((h) => h !== "")
+
+export const AlertManager = define<AlertManagerConfig, HttpTransport>({
+  key: "alertmanager",
+  displayName: "AlertManager",
+  enabled: (c) => hostsOf(c).length > 0,
+  make: (c) =>
+    Effect.gen(function*() {
+      const parsed = alertManagerOptions(c)
+      if (Either.isLeft(parsed)) {
+        return yield* Effect.fail(new OutputInitError({ output: "alertmanager", key: parsed.left.key, message: parsed.left.message }))
+      }
+      const options = parsed.right
+      const http = yield* (yield* HttpTransport).client({
+        output: "alertmanager",
+        checkCert: c.checkcert,
+        mutualTls: c.mutualtls,
+        customHeaders: c.customheaders
+      })
+      const hosts = hostsOf(c)
+      return {
+        name: "alertmanager",
+        minimumPriority: minimumPriorityRank(c.minimumpriority),
+        testRuleBypass: true,
+        maxConcurrentRequests: c.maxconcurrentrequests,
+        send: (events) => {
+          const body = alertManagerBody(events[0], options)
+          return Effect.forEach(
+            hosts,
+            (host) => Effect.either(http.send({ url: host + c.endpoint, body })),
+            { concurrency: "unbounded" }
+          ).pipe(
+            Effect.flatMap((results) => {
+              const failures = results.flatMap((r, i) => (Either.isLeft(r) ? [{ host: hosts[i]!, error: r.left }] : []))
+              if (failures.length === 0) return Effect.void
+              // the retryable failure if any, so a transient one on one host gets the alert retried
+              const first = (failures.find((f) => f.error.retryable) ?? failures[0]!).error
+              const message = `${failures.length} of ${hosts.length} host(s) failed: ` +
+                failures.map((f) => `${originOf(f.host)}: ${f.error.message}`).join("; ")
+              return Effect.fail(
+                new OutputError({
+                  output: "alertmanager",
+                  reason: first.reason,
+                  message,
+                  ...(first.status === undefined ? {} : { status: first.status }),
+                  ...(first.retryAfter === undefined ? {} : { retryAfter: first.retryAfter }),
+                  cause: first
+                })
+              )
+            })
+          )
+        }
+      }
+    })
+})

@@ -1,0 +1,7 @@
+export * from "./AlertManager.js"
+export * from "./common.js"
+export * from "./Elasticsearch.js"
+export * from "./Loki.js"
+export * from "./registry.js"
+export * from "./Slack.js"
+export * from "./Webhook.js"
