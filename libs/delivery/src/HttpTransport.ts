@@ -3,7 +3,8 @@
  * basic auth, checkcert, mutual TLS, proxy from the environment, a client span per request with
  * `traceparent` propagation, and falcosidekick's success rule (200, 201, 202, 204).
  */
-import { Context, type Effect, type Scope } from "effect"
+import { Context, type Effect, Layer, type Scope } from "effect"
+import { makeClient, type TlsFiles } from "./internal/httpTransport.js"
 import type { OutputError, OutputInitError } from "./Output.js"
 
 export interface HttpClientOptions {
@@ -50,4 +51,13 @@ export interface OutputHttpClient {
 export class HttpTransport extends Context.Tag("@sidekick/delivery/HttpTransport")<HttpTransport, {
   /** an HTTP client for one output; its connection pool lives as long as the scope */
   readonly client: (options: HttpClientOptions) => Effect.Effect<OutputHttpClient, OutputInitError, Scope.Scope>
-}>() {}
+}>() {
+  /** the real transport (undici), with the global TLS files */
+  static readonly layer = (tls: TlsFiles = noTls): Layer.Layer<HttpTransport> =>
+    Layer.succeed(HttpTransport, { client: makeClient(tls) })
+}
+
+const noTls: TlsFiles = { caCertFile: "", mutualTls: { certFile: "", keyFile: "", caCertFile: "" } }
+
+export type { TlsFiles }
+export { isSuccessStatus, originOf, parseRetryAfter, statusError } from "./internal/httpTransport.js"

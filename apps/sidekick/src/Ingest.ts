@@ -1,0 +1,107 @@
+/**
+ * The ingest path: body -> decoded, enriched event -> metrics -> span -> queued for every output.
+ * Synchronous on purpose: it runs for every Falco event, straight from the node:http handler, so it
+ * starts no fiber; only the per-output lanes behind the Dispatcher are Effect fibers.
+ */
+import { Headers, HttpTraceContext } from "@effect/platform"
+import { Dispatcher } from "@sidekick/delivery"
+import { type EnrichmentOptions, eventJson, makeIngest } from "@sidekick/event"
+import { Metrics } from "@sidekick/telemetry"
+import { Context, Data, Effect, Either, Exit, Layer, Option, Runtime } from "effect"
+import type { IncomingHttpHeaders } from "node:http"
+import type { FalcoEventLabels } from "./FalcoEventLabels.js"
+
+export type IngestOutcome =
+  | { readonly status: 200 }
+  | { readonly status: 400; readonly message: string }
+  | { readonly status: 503; readonly message: string }
+
+export class IngestConfigError extends Data.TaggedError("IngestConfigError")<{ readonly message: string }> {}
+
+export interface IngestOptions {
+  readonly enrichment: EnrichmentOptions
+  readonly labels: FalcoEventLabels
+  readonly debug: boolean
+}
+
+const ok: IngestOutcome = { status: 200 }
+
+const traceHeaders = (headers: IncomingHttpHeaders) =>
+  headers.traceparent !== undefined || headers.b3 !== undefined || headers["x-b3-traceid"] !== undefined
+    ? HttpTraceContext.fromHeaders(Headers.fromInput(headers as Record<string, string>))
+    : Option.none()
+
+export const make = (options: IngestOptions) =>
+  Effect.gen(function*() {
+    const dispatcher = yield* Dispatcher
+    const metrics = yield* Metrics
+    const tracer = yield* Effect.tracer
+    const clock = yield* Effect.clock
+    const runtime = yield* Effect.runtime<never>()
+    const runLog = Runtime.runFork(runtime)
+    const ingest = yield* Either.match(makeIngest(options.enrichment), {
+      onLeft: (message) => Effect.fail(new IngestConfigError({ message })),
+      onRight: Effect.succeed
+    })
+
+    const reject = (reason: "malformed_json" | "invalid_event", message: string): IngestOutcome => {
+      metrics.input("rejected")
+      metrics.ingestRejected(reason)
+      if (options.debug) runLog(Effect.logDebug(`rejected event: ${message}`))
+      return { status: 400, message }
+    }
+
+    /** one POST / body; `headers` may carry a W3C or B3 trace context to continue */
+    const handle = (body: string, headers: IncomingHttpHeaders): IngestOutcome => {
+      const span = tracer.span(
+        "Sidekick.ingest",
+        traceHeaders(headers),
+        Context.empty(),
+        [],
+        clock.unsafeCurrentTimeNanos(),
+        "server",
+        { captureStackTrace: false }
+      )
+      const decoded = ingest.decode(body)
+      if (Either.isLeft(decoded)) {
+        const message = decoded.left
+        span.attribute("sidekick.outcome", "rejected")
+        span.end(clock.unsafeCurrentTimeNanos(), Exit.fail(message))
+        return reject(message.startsWith("malformed JSON") ? "malformed_json" : "invalid_event", message)
+      }
+      const event = decoded.right
+      span.attribute("falco.rule", event.rule)
+      span.attribute("falco.priority", event.priority)
+      span.attribute("falco.source", event.source)
+      span.attribute("falco.uuid", event.uuid)
+      if (event.hostname !== "") span.attribute("falco.hostname", event.hostname)
+      const published = dispatcher.unsafePublish(event, span)
+      if (published._tag === "Full") {
+        const message = `queue full for ${published.outputs.join(", ")}`
+        metrics.input("rejected")
+        metrics.ingestRejected("queue_full")
+        span.attribute("sidekick.outcome", "queue_full")
+        span.end(clock.unsafeCurrentTimeNanos(), Exit.fail(message))
+        return { status: 503, message }
+      }
+      metrics.input("accepted")
+      metrics.falcoEvent(event.priority.toLowerCase(), options.labels.values(event))
+      if (options.debug) runLog(Effect.logDebug(`Falco's payload : ${eventJson(event)}`))
+      span.attribute("sidekick.outcome", "accepted")
+      span.end(clock.unsafeCurrentTimeNanos(), Exit.void)
+      return ok
+    }
+
+    /** a request to the event endpoint with another method than POST */
+    const wrongMethod = (): IngestOutcome => {
+      metrics.input("rejected")
+      metrics.ingestRejected("method")
+      return { status: 400, message: "Please send with post http method" }
+    }
+
+    return { handle, wrongMethod }
+  })
+
+export class Ingest extends Context.Tag("@sidekick/app/Ingest")<Ingest, Effect.Effect.Success<ReturnType<typeof make>>>() {
+  static readonly layer = (options: IngestOptions) => Layer.effect(Ingest, make(options))
+}

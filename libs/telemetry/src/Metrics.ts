@@ -1,0 +1,221 @@
+/**
+ * The metrics registry: falcosidekick's three Prometheus families (same names and labels, so existing
+ * dashboards and alerts keep working), Sidekick's pipeline-health families, and the expvar-style
+ * counters behind /debug/vars. One registry per service instance: nothing global.
+ */
+import { Context, Effect, Layer } from "effect"
+import * as Prom from "prom-client"
+
+export type InputStatus = "accepted" | "rejected"
+export type IngestRejection = "method" | "malformed_json" | "invalid_event" | "queue_full"
+export type DropReason = "queue_full" | "retries_exhausted" | "rejected" | "shutdown"
+/** 0 closed, 1 half-open, 2 open (the value of sidekick_output_circuit_state) */
+export type CircuitLevel = 0 | 1 | 2
+
+/** Pre-bound instruments of one output; cheap to call on every event. */
+export interface OutputInstruments {
+  readonly attempt: (status: "ok" | "error") => void
+  readonly retried: () => void
+  readonly delivered: (events: number, seconds: number) => void
+  readonly failed: (events: number, seconds: number) => void
+  readonly dropped: (reason: DropReason, events: number) => void
+}
+
+/** What the Dispatcher reports about one output when Prometheus scrapes. */
+export interface LaneSnapshot {
+  readonly destination: string
+  readonly depth: number
+  readonly capacity: number
+  readonly circuit: CircuitLevel
+}
+
+export interface MetricsOptions {
+  /** extra label names of falcosecurity_falcosidekick_falco_events_total (customfields, templatedfields, extralabels) */
+  readonly falcoEventLabels: ReadonlyArray<string>
+  /** register process_* and nodejs_* metrics (off in tests that create many registries) */
+  readonly defaultMetrics?: boolean
+}
+
+const priorityKeys = ["alert", "critical", "debug", "emergency", "error", "informational", "none", "notice", "warning"]
+
+export const fixedFalcoEventLabels = [
+  "hostname", "rule", "priority", "priority_raw", "source", "k8s_ns_name", "k8s_pod_name"
+] as const
+
+export const make = (options: MetricsOptions) =>
+  Effect.sync(() => {
+    const registry = new Prom.Registry()
+    if (options.defaultMetrics !== false) Prom.collectDefaultMetrics({ register: registry })
+
+    const inputs = new Prom.Counter({
+      name: "falcosecurity_falcosidekick_inputs_total",
+      help: "Number of times an input is received",
+      labelNames: ["source", "status"],
+      registers: [registry]
+    })
+    const outputs = new Prom.Counter({
+      name: "falcosecurity_falcosidekick_outputs_total",
+      help: "Number of delivery attempts per output and status",
+      labelNames: ["destination", "status"],
+      registers: [registry]
+    })
+    const falcoEventLabelNames = [...fixedFalcoEventLabels, ...options.falcoEventLabels]
+    const falcoEvents = new Prom.Counter({
+      name: "falcosecurity_falcosidekick_falco_events_total",
+      help: "Number of accepted Falco events",
+      labelNames: falcoEventLabelNames,
+      registers: [registry]
+    })
+    const ingestRejected = new Prom.Counter({
+      name: "sidekick_ingest_rejected_total",
+      help: "Requests to the event endpoint that were refused, by reason",
+      labelNames: ["reason"],
+      registers: [registry]
+    })
+    const retries = new Prom.Counter({
+      name: "sidekick_output_retries_total",
+      help: "Delivery attempts that were retried",
+      labelNames: ["destination"],
+      registers: [registry]
+    })
+    const delivered = new Prom.Counter({
+      name: "sidekick_output_delivered_total",
+      help: "Events delivered per output",
+      labelNames: ["destination"],
+      registers: [registry]
+    })
+    const dropped = new Prom.Counter({
+      name: "sidekick_output_dropped_total",
+      help: "Events an output will never deliver, by reason",
+      labelNames: ["destination", "reason"],
+      registers: [registry]
+    })
+    const latency = new Prom.Histogram({
+      name: "sidekick_output_delivery_duration_seconds",
+      help: "Time from an event's acceptance to its delivery (or final failure), per output",
+      labelNames: ["destination", "outcome"],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+      registers: [registry]
+    })
+
+    // Gauges read the pipeline's state when scraped instead of being updated on every event.
+    const snapshots: Array<() => ReadonlyArray<LaneSnapshot>> = []
+    const eachLane = (f: (lane: LaneSnapshot) => void) => {
+      for (const snapshot of snapshots) for (const lane of snapshot()) f(lane)
+    }
+    new Prom.Gauge({
+      name: "sidekick_output_queue_depth",
+      help: "Events waiting in an output's queue",
+      labelNames: ["destination"],
+      registers: [registry],
+      collect() {
+        this.reset()
+        eachLane((lane) => this.set({ destination: lane.destination }, lane.depth))
+      }
+    })
+    new Prom.Gauge({
+      name: "sidekick_output_queue_capacity",
+      help: "Capacity of an output's queue",
+      labelNames: ["destination"],
+      registers: [registry],
+      collect() {
+        this.reset()
+        eachLane((lane) => this.set({ destination: lane.destination }, lane.capacity))
+      }
+    })
+    new Prom.Gauge({
+      name: "sidekick_output_circuit_state",
+      help: "Circuit breaker state per output: 0 closed, 1 half-open, 2 open",
+      labelNames: ["destination"],
+      registers: [registry],
+      collect() {
+        this.reset()
+        eachLane((lane) => this.set({ destination: lane.destination }, lane.circuit))
+      }
+    })
+
+    // expvar-style counters, with falcosidekick's names, for /debug/vars
+    const requests = { accepted: 0, rejected: 0, total: 0 }
+    const priorities: Record<string, number> = Object.fromEntries(priorityKeys.map((k) => [k, 0]))
+    const outputStats: Record<string, { error: number; ok: number; total: number }> = {}
+
+    const output = (destination: string): OutputInstruments => {
+      const stats = (outputStats[destination] ??= { error: 0, ok: 0, total: 0 })
+      const ok = outputs.labels(destination, "ok")
+      const error = outputs.labels(destination, "error")
+      const retried = retries.labels(destination)
+      const deliveredChild = delivered.labels(destination)
+      const latencyDelivered = latency.labels(destination, "delivered")
+      const latencyFailed = latency.labels(destination, "failed")
+      return {
+        attempt: (status) => {
+          stats.total++
+          if (status === "ok") {
+            stats.ok++
+            ok.inc()
+          } else {
+            stats.error++
+            error.inc()
+          }
+        },
+        retried: () => retried.inc(),
+        delivered: (events, seconds) => {
+          deliveredChild.inc(events)
+          for (let i = 0; i < events; i++) latencyDelivered.observe(seconds)
+        },
+        failed: (events, seconds) => {
+          for (let i = 0; i < events; i++) latencyFailed.observe(seconds)
+        },
+        dropped: (reason, events) => dropped.labels(destination, reason).inc(events)
+      }
+    }
+
+    const acceptedChild = inputs.labels("requests", "accepted")
+    const rejectedChild = inputs.labels("requests", "rejected")
+
+    return {
+      registry,
+      falcoEventLabelNames: falcoEventLabelNames as ReadonlyArray<string>,
+      /** one request reached the event endpoint */
+      input: (status: InputStatus): void => {
+        requests.total++
+        if (status === "accepted") {
+          requests.accepted++
+          acceptedChild.inc()
+        } else {
+          requests.rejected++
+          rejectedChild.inc()
+        }
+      },
+      ingestRejected: (reason: IngestRejection): void => ingestRejected.labels(reason).inc(),
+      /** one accepted event; `labelValues` in the order of `falcoEventLabelNames` */
+      falcoEvent: (priority: string, labelValues: ReadonlyArray<string>): void => {
+        priorities[priority] = (priorities[priority] ?? 0) + 1
+        falcoEvents.labels(...labelValues).inc()
+      },
+      output,
+      /** register a source of per-output gauges (queue depth, capacity, circuit state) */
+      observeLanes: (snapshot: () => ReadonlyArray<LaneSnapshot>): void => {
+        snapshots.push(snapshot)
+      },
+      /** Prometheus text exposition */
+      expose: Effect.promise(() => registry.metrics()).pipe(
+        Effect.map((body) => ({ contentType: registry.contentType, body }))
+      ),
+      /** falcosidekick's expvar variables (the ones that are about Sidekick, not the Go runtime) */
+      debugVars: (): Record<string, unknown> => ({
+        "falco.priority": { ...priorities },
+        "inputs.requests": { ...requests },
+        "inputs.fifo": { accepted: 0, rejected: 0, total: 0 },
+        "inputs.grpc": { accepted: 0, rejected: 0, total: 0 },
+        ...Object.fromEntries(Object.entries(outputStats).map(([name, s]) => [`outputs.${name}`, { ...s }]))
+      })
+    }
+  })
+
+export class Metrics extends Context.Tag("@sidekick/telemetry/Metrics")<
+  Metrics,
+  Effect.Effect.Success<ReturnType<typeof make>>
+>() {
+  static readonly layer = (options: MetricsOptions): Layer.Layer<Metrics> => Layer.effect(Metrics, make(options))
+}

@@ -1,0 +1,3 @@
+export * as Logging from "./Logging.js"
+export * from "./Metrics.js"
+export * from "./Tracing.js"
