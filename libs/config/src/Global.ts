@@ -61,3 +61,32 @@ export type DeliveryConfig = typeof DeliveryConfig.Type
 
 /** The sections this lib declares; the app adds the outputs' sections for `unknownKeys`/`describeConfig`. */
 export const globalSections = [GlobalConfig, DeliveryConfig] as const
+
+/**
+ * The enrichment settings of the global config, shaped like `@sidekick/event`'s `EnrichmentOptions`
+ * (structurally; config does not depend on event). Map entries keep their declaration/merge order.
+ */
+export const enrichmentOptions = (g: GlobalConfig): {
+  readonly customFields: ReadonlyArray<readonly [string, string]>
+  readonly templatedFields: ReadonlyArray<readonly [string, string]>
+  readonly customTags: ReadonlyArray<string>
+  readonly bracketReplacer: string
+  readonly outputFieldFormat: string
+} => ({
+  customFields: Object.entries(g.customfields),
+  templatedFields: Object.entries(g.templatedfields),
+  customTags: g.customtags,
+  bracketReplacer: g.bracketreplacer,
+  outputFieldFormat: g.outputfieldformat
+})
+
+/**
+ * The client certificate files outputs with `mutualtls: true` present, as falcosidekick picks them:
+ * `<mutualtlsfilespath>/client.crt|client.key|ca.crt` (plain concatenation), each overridden
+ * independently by a non-empty `mutualtlsclient.certfile|keyfile|cacertfile`.
+ */
+export const mutualTlsClientFiles = (g: GlobalConfig): { readonly certFile: string; readonly keyFile: string; readonly caCertFile: string } => ({
+  certFile: g.mutualtlsclient.certfile !== "" ? g.mutualtlsclient.certfile : `${g.mutualtlsfilespath}/client.crt`,
+  keyFile: g.mutualtlsclient.keyfile !== "" ? g.mutualtlsclient.keyfile : `${g.mutualtlsfilespath}/client.key`,
+  caCertFile: g.mutualtlsclient.cacertfile !== "" ? g.mutualtlsclient.cacertfile : `${g.mutualtlsfilespath}/ca.crt`
+})

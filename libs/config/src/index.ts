@@ -17,7 +17,7 @@ export {
   section,
   type Section
 } from "./Field.js"
-export { DeliveryConfig, GlobalConfig, globalSections } from "./Global.js"
+export { DeliveryConfig, enrichmentOptions, GlobalConfig, globalSections, mutualTlsClientFiles } from "./Global.js"
 export { formatGoDuration, parseGoBool, parseGoDuration, parseGoInt } from "./goParse.js"
 export {
   checkSections,

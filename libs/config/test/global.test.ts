@@ -236,3 +236,21 @@ describe("checkSections", () => {
     expect(checkSections(makeSource({}), globalSections)).toEqual([])
   })
 })
+
+describe("helpers", () => {
+  it("enrichmentOptions and mutualTlsClientFiles", async () => {
+    const { enrichmentOptions, mutualTlsClientFiles } = await import("../src/index.js")
+    const g = read(
+      makeSource({ env: { CUSTOMFIELDS: "a:1,b:2", CUSTOMTAGS: "x", BRACKETREPLACER: "_", MUTUALTLSCLIENT_KEYFILE: "/k/key.pem" } }),
+      GlobalConfig
+    )
+    expect(enrichmentOptions(g)).toEqual({
+      customFields: [["a", "1"], ["b", "2"]],
+      templatedFields: [],
+      customTags: ["x"],
+      bracketReplacer: "_",
+      outputFieldFormat: ""
+    })
+    expect(mutualTlsClientFiles(g)).toEqual({ certFile: "/etc/certs/client.crt", keyFile: "/k/key.pem", caCertFile: "/etc/certs/ca.crt" })
+  })
+})
