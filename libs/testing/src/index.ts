@@ -1,2 +1,3 @@
 export * from "./Receiver.js"
 export * from "./Tls.js"
+export * from "./fixtures.js"
