@@ -210,7 +210,7 @@ describe("config -> environment variables", () => {
         alertmanager: { hostport: ["http://am-0:9093", "http://am-1:9093"], expireafter: 3600 },
         elasticsearch: { batching: { enabled: true, batchsize: 5242880, flushinterval: "1s" } },
         loki: { customheaders: { "X-Scope-OrgID": "falco" } },
-        delivery: { queuecapacity: 10000, overflow: "drop_oldest", retry: { maxattempts: 5 }, circuitbreaker: { failures: 3 }, shutdowntimeout: "20s" },
+        delivery: { queuecapacity: 10000, overflow: "dropoldest", retry: { maxattempts: 5 }, circuitbreaker: { failures: 3 }, shutdowntimeout: "20s" },
         telegram: { messagethreadid: "42" },
         webhook: { address: "" },
         extraArgs: ["-c", "/etc/sidekick/config.yaml"],
@@ -230,7 +230,7 @@ describe("config -> environment variables", () => {
     assert.equal(data.ELASTICSEARCH_BATCHING_FLUSHINTERVAL, "1s");
     assert.equal(data.LOKI_CUSTOMHEADERS, "X-Scope-OrgID:falco");
     assert.equal(data.DELIVERY_QUEUECAPACITY, "10000");
-    assert.equal(data.DELIVERY_OVERFLOW, "drop_oldest");
+    assert.equal(data.DELIVERY_OVERFLOW, "dropoldest");
     assert.equal(data.DELIVERY_RETRY_MAXATTEMPTS, "5");
     assert.equal(data.DELIVERY_CIRCUITBREAKER_FAILURES, "3");
     assert.equal(data.DELIVERY_SHUTDOWNTIMEOUT, "20s");
@@ -349,6 +349,12 @@ describe("toggles", () => {
     assert.match(exprs, /status="error"/);
     const ids = dashboard.panels.map((p) => p.id);
     assert.equal(new Set(ids).size, ids.length, "unique panel ids");
+  });
+
+  test("the committed values.schema.json matches its generator", () => {
+    const out = join(tmp, "values.schema.json");
+    execFileSync(process.execPath, [join(deployDir, "scripts", "schema.mjs"), out]);
+    assert.equal(readFileSync(join(chartDir, "values.schema.json"), "utf8"), readFileSync(out, "utf8"), "run node deploy/scripts/schema.mjs");
   });
 
   test("the committed dashboard matches its generator", () => {
@@ -477,6 +483,8 @@ describe("values.schema.json", () => {
     "unknown key under image": { image: { repo: "x" } },
     "bad resource quantity": { resources: { limits: { cpu: "half" } } },
     "bad pullPolicy": { image: { pullPolicy: "Sometimes" } },
+    "unknown delivery.overflow mode": { config: { delivery: { overflow: "drop-newest" } } },
+    "bad delivery.timeout duration": { config: { delivery: { timeout: "ten seconds" } } },
   };
   for (const [name, values] of Object.entries(rejected)) {
     test(`rejects ${name}`, () => {
