@@ -32,8 +32,11 @@ after(() => {
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
+// HELM_BIN / KUBECTL_BIN override the unpacked Linux x64 binaries (e.g. on a macOS laptop).
+const toolPath = (tool) => process.env[`${tool.toUpperCase()}_BIN`] || join(bin, tool);
+
 function run(tool, args) {
-  const res = spawnSync(join(bin, tool), args, { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+  const res = spawnSync(toolPath(tool), args, { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
   if (res.error) throw res.error;
   return { status: res.status, stdout: res.stdout, stderr: res.stderr };
 }
