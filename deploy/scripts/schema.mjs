@@ -88,6 +88,15 @@ const schema = {
         customfields: { type: ["string", "object"] },
         templatedfields: { type: ["string", "object"] },
         customtags: { type: ["string", "array"] },
+        // falcosidekick chart: extra env for the OTLP outputs (a list of env entries, or a map)
+        otlp: {
+          type: "object",
+          properties: {
+            traces: { type: "object", properties: { extraenvvars: { anyOf: [ref("envList"), strMap] } }, additionalProperties: ref("configValue") },
+            metrics: { type: "object", properties: { extraenvvars: { anyOf: [ref("envList"), strMap] } }, additionalProperties: ref("configValue") },
+          },
+          additionalProperties: ref("configValue"),
+        },
         delivery: closed({
           queuecapacity: ref("intOrEmpty"),
           overflow: { enum: ["", "dropnewest", "dropoldest", "reject"] },

@@ -249,6 +249,41 @@ describe("config -> environment variables", () => {
     assert.ok(!c.env.some((e) => e.name === "SLACK_WEBHOOKURL"), "secrets are not in plain env");
   });
 
+  test("a falcosidekick-chart style config block moves over unchanged", () => {
+    const docs = render({
+      config: {
+        mutualtlsfilespath: "/etc/certs",
+        tlsserver: { deploy: false, notlsport: 2810, notlspaths: "/ping", servercrt: "", serverkey: "", cacrt: "", existingSecret: "" },
+        aws: { useirsa: true, rolearn: "", cloudwatchlogs: { loggroup: "falco", logstream: "" }, sqs: { url: "" } },
+        azure: { podIdentityName: "pid", eventHub: { namespace: "ns", name: "hub", minimumpriority: "" } },
+        loki: { hostport: "http://loki:3100", grafanaDashboard: { enabled: true, configMap: { name: "x", namespace: "" } } },
+        otlp: {
+          traces: { endpoint: "", extraenvvars: [{ name: "OTEL_X", value: "1" }] },
+          metrics: { endpoint: "", extraenvvars: { OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: "delta" } },
+        },
+        alertmanager: { dropeventthresholds: "10000:critical, 1000:critical", customseveritymap: "" },
+        webhook: { customHeaders: "Authorization:Bearer x" },
+        sumologic: { receiverURL: "https://sumo" },
+      },
+    });
+    const data = Object.fromEntries(Object.entries(find(docs, "Secret", "sidekick").data).map(([k, v]) => [k, unb64(v)]));
+    assert.equal(data.TLSSERVER_DEPLOY, "false");
+    assert.equal(data.TLSSERVER_NOTLSPORT, "2810");
+    assert.equal(data.AWS_USEIRSA, "true");
+    assert.equal(data.AWS_CLOUDWATCHLOGS_LOGGROUP, "falco");
+    assert.equal(data.AZURE_EVENTHUB_NAME, "hub");
+    assert.equal(data.LOKI_HOSTPORT, "http://loki:3100");
+    assert.equal(data.ALERTMANAGER_DROPEVENTTHRESHOLDS, "10000:critical, 1000:critical");
+    assert.equal(data.WEBHOOK_CUSTOMHEADERS, "Authorization:Bearer x");
+    assert.equal(data.SUMOLOGIC_RECEIVERURL, "https://sumo");
+    assert.equal(data.OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE, "delta");
+    for (const k of Object.keys(data)) {
+      assert.ok(!/GRAFANADASHBOARD|EXTRAENVVARS|PODIDENTITYNAME|EXISTINGSECRET/.test(k), `${k} is a chart setting, not an env var`);
+    }
+    const c = container(find(docs, "Deployment"), "sidekick");
+    assert.equal(c.env.find((e) => e.name === "OTEL_X").value, "1");
+  });
+
   test("the pods roll when the config changes", () => {
     const a = find(render({ config: { slack: { webhookurl: "https://a" } } }), "Deployment");
     const b = find(render({ config: { slack: { webhookurl: "https://b" } } }), "Deployment");
