@@ -153,7 +153,7 @@ export const alertManagerPayload = (event: FalcoEvent, o: AlertManagerPayloadOpt
   labels["alertname"] = event.rule
   labels["eventsource"] = event.source
   if (event.hostname !== "") labels["hostname"] = event.hostname
-  if (event.tags.length > 0) labels["tags"] = [...event.tags].sort().join(",")
+  if (event.tags.length > 0) labels["tags"] = event.tags.join(",") // already sorted bytewise at ingest
   labels["priority"] = priority
   labels["severity"] = o.severityMap[priority] ?? defaultSeverityMap[priority]
   for (const [k, v] of Object.entries(o.extraLabels)) labels[k] = v

@@ -80,7 +80,7 @@ export const slackPayload = (event: FalcoEvent, o: SlackPayloadOptions): object 
       { title: "source", value: event.source, short: true }
     ]
     if (event.hostname !== "") fields.push({ title: "hostname", value: event.hostname, short: true })
-    if (event.tags.length > 0) fields.push({ title: "tags", value: [...event.tags].sort(bytewise).join(", "), short: true })
+    if (event.tags.length > 0) fields.push({ title: "tags", value: event.tags.join(", "), short: true })
     for (const key of Object.keys(event.output_fields).sort(bytewise)) {
       const value = event.output_fields[key]
       if (typeof value !== "string") continue

@@ -179,7 +179,7 @@ describe("Elasticsearch", () => {
       const template = JSON.parse(put!.body)
       expect(template.index_patterns).toEqual(["falco-*"])
       expect(template.template.settings).toEqual({ number_of_shards: 1, number_of_replicas: 3 })
-      expect(Object.keys(template.template.mappings.properties.output_fields.properties)).toHaveLength(75)
+      expect(Object.keys(template.template.mappings.properties.output_fields.properties)).toHaveLength(74)
       expect(template.template.mappings.properties.output.fields.keyword.ignore_above).toBe(2048)
       yield* output.send([referenceEvent])
       const [, , post] = yield* rx.waitFor(3)
