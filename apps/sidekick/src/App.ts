@@ -3,6 +3,7 @@
  * output, the Dispatcher, the ingest path and the HTTP server. Closing it stops accepting events,
  * drains the queues within delivery.shutdowntimeout, then closes the outputs.
  */
+import { enrichmentOptions } from "@sidekick/config"
 import { Dispatcher, HttpTransport, type Output, type OutputInitError, Outputs } from "@sidekick/delivery"
 import { GlobalFieldKeys } from "@sidekick/outputs"
 import { Metrics } from "@sidekick/telemetry"
@@ -35,8 +36,8 @@ export const appLayer = (config: AppConfig, overrides: AppOverrides = {}) =>
   Layer.unwrapEffect(
     Effect.gen(function*() {
       const g = config.global
-      const customFields = Object.entries(g.customfields)
-      const templatedFields = Object.entries(g.templatedfields)
+      const enrichment = enrichmentOptions(g)
+      const { customFields, templatedFields } = enrichment
       const labels = yield* Either.match(
         makeFalcoEventLabels({
           customFields,
@@ -60,13 +61,7 @@ export const appLayer = (config: AppConfig, overrides: AppOverrides = {}) =>
         Layer.provideMerge(metrics)
       )
       const ingest = Ingest.layer({
-        enrichment: {
-          customFields,
-          templatedFields,
-          customTags: g.customtags,
-          bracketReplacer: g.bracketreplacer,
-          outputFieldFormat: g.outputfieldformat
-        },
+        enrichment,
         labels,
         debug: g.debug
       })

@@ -9,12 +9,13 @@ import {
   DeliveryConfig,
   GlobalConfig,
   globalSections,
+  mutualTlsClientFiles,
   readSection,
   unknownKeys
 } from "@sidekick/config"
-import type { DeliveryOptions, OverflowPolicy } from "@sidekick/delivery"
+import type { DeliveryOptions, OverflowPolicy, TlsFiles } from "@sidekick/delivery"
 import { type RegisteredOutput, outputs as registry } from "@sidekick/outputs"
-import { Duration, Effect } from "effect"
+import { Data, Effect } from "effect"
 
 export interface EnabledOutput {
   readonly registered: RegisteredOutput
@@ -34,9 +35,18 @@ export const allSections: ReadonlyArray<AnySection> = [
   ...registry.map((r) => r.section as AnySection)
 ]
 
-export const readAppConfig = (source: ConfigSource): Effect.Effect<AppConfig, ConfigError> =>
+/** A key Sidekick reads but does not implement yet: refusing beats silently serving plain HTTP. */
+export class UnsupportedConfigError extends Data.TaggedError("UnsupportedConfigError")<{ readonly message: string }> {}
+
+export const readAppConfig = (source: ConfigSource): Effect.Effect<AppConfig, ConfigError | UnsupportedConfigError> =>
   Effect.gen(function*() {
     const global = yield* readSection(source, GlobalConfig)
+    if (global.tlsserver.deploy) {
+      return yield* new UnsupportedConfigError({
+        message:
+          "tlsserver.deploy (TLSSERVER_DEPLOY) = true is not supported yet: terminate TLS in front of Sidekick (Ingress, service mesh) and leave it false"
+      })
+    }
     const d = yield* readSection(source, DeliveryConfig)
     const enabled: Array<EnabledOutput> = []
     for (const registered of registry) {
@@ -59,14 +69,8 @@ export const readAppConfig = (source: ConfigSource): Effect.Effect<AppConfig, Co
     }
   })
 
-/** mutual TLS files: mutualtlsclient.* each override <mutualtlsfilespath>/client.crt|client.key|ca.crt */
-export const tlsFiles = (global: AppConfig["global"]) => ({
+/** the HTTP outputs' TLS files: tlsclient.cacertfile, and mutualtlsclient.* over <mutualtlsfilespath>/... */
+export const tlsFiles = (global: AppConfig["global"]): TlsFiles => ({
   caCertFile: global.tlsclient.cacertfile,
-  mutualTls: {
-    certFile: global.mutualtlsclient.certfile || `${global.mutualtlsfilespath}/client.crt`,
-    keyFile: global.mutualtlsclient.keyfile || `${global.mutualtlsfilespath}/client.key`,
-    caCertFile: global.mutualtlsclient.cacertfile || `${global.mutualtlsfilespath}/ca.crt`
-  }
+  mutualTls: mutualTlsClientFiles(global)
 })
-
-export const shutdownBudget = (delivery: DeliveryOptions) => Duration.decode(delivery.shutdownTimeout)

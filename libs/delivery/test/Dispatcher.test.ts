@@ -1,0 +1,311 @@
+import { describe, expect, it } from "@effect/vitest"
+import type { FalcoEvent, Priority } from "@sidekick/event"
+import { eventWith } from "@sidekick/testing"
+import { Duration, Effect, Exit, Layer, Queue, Scope, TestClock } from "effect"
+import { type DeliveryOptions, Dispatcher, type Output, OutputError } from "../src/index.js"
+import { dispatcherLayer, options, sample } from "./support.js"
+
+const ev = (rule: string, priority: Priority = "Critical"): FalcoEvent => eventWith({ rule, priority })
+
+const output = (name: string, send: Output["send"], patch: Partial<Output> = {}): Output => ({
+  name,
+  minimumPriority: 0,
+  testRuleBypass: true,
+  maxConcurrentRequests: 1,
+  send,
+  ...patch
+})
+
+const recording = (name: string, into: Queue.Queue<string>, patch: Partial<Output> = {}) =>
+  output(name, (events) => Queue.offerAll(into, events.map((e) => e.rule)), patch)
+
+const statusError = (name: string, status: number, retryAfter?: Duration.Duration) =>
+  new OutputError({ output: name, reason: "Status", status, message: `status ${status}`, ...(retryAfter ? { retryAfter } : {}) })
+
+/** answers with the scripted outcomes in order (last repeats) and records when each attempt happened */
+const scripted = (name: string, outcomes: ReadonlyArray<"ok" | number | "hang">, patch: Partial<Output> = {}) => {
+  const attempts: Array<number> = []
+  const out = output(name, () =>
+    Effect.flatMap(Effect.clockWith((c) => c.currentTimeMillis), (now) => {
+      attempts.push(now)
+      const o = outcomes[Math.min(attempts.length - 1, outcomes.length - 1)]!
+      return o === "ok" ? Effect.void : o === "hang" ? Effect.never : Effect.fail(statusError(name, o))
+    }), patch)
+  return { out, attempts }
+}
+
+const hung = (name: string, patch: Partial<Output> = {}) => output(name, () => Effect.never, patch)
+
+/** build the dispatcher in a scope we close ourselves (to test shutdown) */
+const withScope = <A, E>(outputs: ReadonlyArray<Output>, opts: DeliveryOptions, f: (d: Dispatcher["Type"]) => Effect.Effect<A, E, never>) =>
+  Effect.gen(function*() {
+    const scope = yield* Scope.make()
+    const ctx = yield* Layer.buildWithScope(dispatcherLayer(outputs, opts), scope)
+    const d = ctx.pipe((c) => c.unsafeMap.get(Dispatcher.key) as Dispatcher["Type"])
+    return { result: yield* f(d), scope, ctx }
+  })
+
+describe("Dispatcher", () => {
+  it.effect("a failing and a hung output do not delay a healthy one", () =>
+    Effect.gen(function*() {
+      const got = yield* Queue.unbounded<string>()
+      yield* Effect.gen(function*() {
+        const d = yield* Dispatcher
+        for (const r of ["a", "b", "c"]) expect(d.unsafePublish(ev(r), undefined)._tag).toBe("Accepted")
+        expect([...(yield* Queue.takeBetween(got, 3, 3))]).toEqual(["a", "b", "c"])
+      }).pipe(Effect.provide(dispatcherLayer([scripted("broken", [500]).out, hung("hung"), recording("ok", got)])))
+    }))
+
+  it.effect("routes by minimum priority; the Test rule bypasses it where the output allows", () =>
+    Effect.gen(function*() {
+      const crit = yield* Queue.unbounded<string>()
+      const strict = yield* Queue.unbounded<string>()
+      const all = yield* Queue.unbounded<string>()
+      yield* Effect.gen(function*() {
+        const d = yield* Dispatcher
+        d.unsafePublish(ev("low", "Notice"), undefined)
+        d.unsafePublish(ev("high", "Critical"), undefined)
+        d.unsafePublish(ev("Test rule", "Debug"), undefined)
+        expect([...(yield* Queue.takeBetween(all, 3, 3))]).toEqual(["low", "high", "Test rule"])
+        expect([...(yield* Queue.takeBetween(crit, 2, 2))]).toEqual(["high", "Test rule"])
+        expect(yield* Queue.take(strict)).toBe("high")
+        yield* Effect.yieldNow()
+        expect(yield* Queue.size(strict)).toBe(0)
+      }).pipe(
+        Effect.provide(dispatcherLayer([
+          recording("crit", crit, { minimumPriority: 6 }),
+          recording("strict", strict, { minimumPriority: 6, testRuleBypass: false }),
+          recording("all", all)
+        ]))
+      )
+    }))
+
+  it.effect("retries 5xx with exponential backoff, then delivers; counts attempts and retries", () =>
+    Effect.gen(function*() {
+      const s = scripted("flaky", [503, 503, "ok"])
+      yield* Effect.gen(function*() {
+        const d = yield* Dispatcher
+        d.unsafePublish(ev("r"), undefined)
+        yield* TestClock.adjust("50 millis")
+        expect(s.attempts.length).toBe(1)
+        yield* TestClock.adjust("10 seconds")
+        expect(s.attempts.length).toBe(3)
+        // jittered exponential: ~100ms then ~200ms (jitter 0.8x-1.2x)
+        const gap1 = s.attempts[1]! - s.attempts[0]!
+        const gap2 = s.attempts[2]! - s.attempts[1]!
+        expect(gap1).toBeGreaterThanOrEqual(80)
+        expect(gap1).toBeLessThanOrEqual(120)
+        expect(gap2).toBeGreaterThanOrEqual(160)
+        expect(gap2).toBeLessThanOrEqual(240)
+        expect(yield* sample("falcosecurity_falcosidekick_outputs_total", { destination: "flaky", status: "error" })).toBe(2)
+        expect(yield* sample("falcosecurity_falcosidekick_outputs_total", { destination: "flaky", status: "ok" })).toBe(1)
+        expect(yield* sample("sidekick_output_retries_total", { destination: "flaky" })).toBe(2)
+        expect(yield* sample("sidekick_output_delivered_total", { destination: "flaky" })).toBe(1)
+      }).pipe(Effect.provide(dispatcherLayer([s.out])))
+    }))
+
+  it.effect("a permanent 4xx is not retried and is counted as dropped (rejected)", () =>
+    Effect.gen(function*() {
+      const s = scripted("picky", [400])
+      yield* Effect.gen(function*() {
+        const d = yield* Dispatcher
+        d.unsafePublish(ev("r"), undefined)
+        yield* TestClock.adjust("1 minute")
+        expect(s.attempts.length).toBe(1)
+        expect(yield* sample("sidekick_output_dropped_total", { destination: "picky", reason: "rejected" })).toBe(1)
+      }).pipe(Effect.provide(dispatcherLayer([s.out])))
+    }))
+
+  it.effect("gives up after maxAttempts and counts the drop (retries_exhausted)", () =>
+    Effect.gen(function*() {
+      const s = scripted("down", [500])
+      yield* Effect.gen(function*() {
+        const d = yield* Dispatcher
+        d.unsafePublish(ev("r"), undefined)
+        yield* TestClock.adjust("1 minute")
+        expect(s.attempts.length).toBe(options.retry.maxAttempts)
+        expect(yield* sample("sidekick_output_dropped_total", { destination: "down", reason: "retries_exhausted" })).toBe(1)
+      }).pipe(Effect.provide(dispatcherLayer([s.out])))
+    }))
+
+  it.effect("a hung attempt times out and is retried", () =>
+    Effect.gen(function*() {
+      const s = scripted("slow", ["hang", "ok"])
+      yield* Effect.gen(function*() {
+        const d = yield* Dispatcher
+        d.unsafePublish(ev("r"), undefined)
+        yield* TestClock.adjust("1999 millis")
+        expect(s.attempts.length).toBe(1)
+        yield* TestClock.adjust("1 second")
+        expect(s.attempts.length).toBe(2)
+        expect(yield* sample("sidekick_output_delivered_total", { destination: "slow" })).toBe(1)
+      }).pipe(Effect.provide(dispatcherLayer([s.out])))
+    }))
+
+  it.effect("honours Retry-After when it is longer than the backoff", () =>
+    Effect.gen(function*() {
+      const attempts: Array<number> = []
+      const limited = output("limited", () =>
+        Effect.flatMap(Effect.clockWith((c) => c.currentTimeMillis), (now) => {
+          attempts.push(now)
+          return attempts.length === 1 ? Effect.fail(statusError("limited", 429, Duration.seconds(7))) : Effect.void
+        }))
+      yield* Effect.gen(function*() {
+        const d = yield* Dispatcher
+        d.unsafePublish(ev("r"), undefined)
+        yield* TestClock.adjust("6 seconds")
+        expect(attempts.length).toBe(1)
+        yield* TestClock.adjust("1 second")
+        expect(attempts.length).toBe(2)
+      }).pipe(Effect.provide(dispatcherLayer([limited])))
+    }))
+
+  it.effect("the circuit opens after consecutive failures: no attempt while open, one trial after resetAfter", () =>
+    Effect.gen(function*() {
+      const s = scripted("down", [500, 500, 500, "ok"])
+      const opts: DeliveryOptions = {
+        ...options,
+        retry: { maxAttempts: 10, initialDelay: "100 millis", maxDelay: "100 millis" },
+        circuitBreaker: { failures: 3, resetAfter: "30 seconds" }
+      }
+      yield* Effect.gen(function*() {
+        const d = yield* Dispatcher
+        d.unsafePublish(ev("r"), undefined)
+        yield* TestClock.adjust("1 second")
+        expect(s.attempts.length).toBe(3)
+        expect(d.snapshot()[0]!.circuit).toBe(2)
+        yield* TestClock.adjust("28 seconds")
+        expect(s.attempts.length).toBe(3)
+        yield* TestClock.adjust("2 seconds")
+        expect(s.attempts.length).toBe(4)
+        expect(d.snapshot()[0]!.circuit).toBe(0)
+        expect(yield* sample("sidekick_output_delivered_total", { destination: "down" })).toBe(1)
+      }).pipe(Effect.provide(dispatcherLayer([s.out], opts)))
+    }))
+
+  it.effect("dropnewest: a full queue refuses the new event and counts it; 503 only when every wanting output refused", () =>
+    Effect.gen(function*() {
+      const got = yield* Queue.unbounded<string>()
+      const opts: DeliveryOptions = { ...options, queueCapacity: 2 }
+      yield* Effect.gen(function*() {
+        const d = yield* Dispatcher
+        // the hung lane holds 1 in its worker + 2 queued; the 4th is refused by it
+        d.unsafePublish(ev("e0"), undefined)
+        yield* Effect.yieldNow()
+        for (const r of ["e1", "e2"]) expect(d.unsafePublish(ev(r), undefined)._tag).toBe("Accepted")
+        expect(d.unsafePublish(ev("e3"), undefined)._tag).toBe("Accepted") // the healthy lane took it
+        expect(yield* sample("sidekick_output_dropped_total", { destination: "hung", reason: "queue_full" })).toBe(1)
+        expect([...(yield* Queue.takeBetween(got, 4, 4))]).toEqual(["e0", "e1", "e2", "e3"])
+        // an event only the hung output wants: nobody took it -> Full
+        const onlyHung = d.unsafePublish(ev("crit-only", "Emergency"), undefined)
+        expect(onlyHung).toEqual({ _tag: "Full", outputs: ["hung"] })
+      }).pipe(Effect.provide(dispatcherLayer([hung("hung"), recording("ok", got, { minimumPriority: 1, testRuleBypass: false })], opts)))
+    }))
+
+  it.effect("reject: any full queue refuses the event for every output (nothing half-delivered)", () =>
+    Effect.gen(function*() {
+      const got = yield* Queue.unbounded<string>()
+      const opts: DeliveryOptions = { ...options, queueCapacity: 1, overflow: "reject" }
+      yield* Effect.gen(function*() {
+        const d = yield* Dispatcher
+        d.unsafePublish(ev("e0"), undefined)
+        yield* Effect.yieldNow()
+        expect(d.unsafePublish(ev("e1"), undefined)._tag).toBe("Accepted")
+        expect(d.unsafePublish(ev("e2"), undefined)).toEqual({ _tag: "Full", outputs: ["hung"] })
+        expect([...(yield* Queue.takeBetween(got, 2, 2))]).toEqual(["e0", "e1"])
+        yield* Effect.yieldNow()
+        expect(yield* Queue.size(got)).toBe(0)
+      }).pipe(Effect.provide(dispatcherLayer([hung("hung"), recording("ok", got)], opts)))
+    }))
+
+  it.effect("dropoldest: a full queue evicts its oldest event and counts it", () =>
+    Effect.gen(function*() {
+      const opts: DeliveryOptions = { ...options, queueCapacity: 2, overflow: "dropoldest" }
+      yield* Effect.gen(function*() {
+        const d = yield* Dispatcher
+        d.unsafePublish(ev("e0"), undefined)
+        yield* Effect.yieldNow()
+        for (const r of ["e1", "e2", "e3", "e4"]) expect(d.unsafePublish(ev(r), undefined)._tag).toBe("Accepted")
+        expect(yield* sample("sidekick_output_dropped_total", { destination: "hung", reason: "queue_full" })).toBe(2)
+        expect(d.snapshot()[0]).toMatchObject({ destination: "hung", depth: 2, capacity: 2 })
+      }).pipe(Effect.provide(dispatcherLayer([hung("hung")], opts)))
+    }))
+
+  it.effect("batches by size at once, and by time for a partial batch", () =>
+    Effect.gen(function*() {
+      const batches: Array<ReadonlyArray<string>> = []
+      const batcher = output("batcher", (events) => Effect.sync(() => batches.push(events.map((e) => e.rule))), {
+        batch: { maxEvents: 3, interval: "1 second" }
+      })
+      yield* Effect.gen(function*() {
+        const d = yield* Dispatcher
+        for (const r of ["a", "b", "c", "d"]) d.unsafePublish(ev(r), undefined)
+        yield* Effect.yieldNow()
+        yield* TestClock.adjust("1 millis")
+        expect(batches).toEqual([["a", "b", "c"]])
+        yield* TestClock.adjust("1 second")
+        expect(batches).toEqual([["a", "b", "c"], ["d"]])
+      }).pipe(Effect.provide(dispatcherLayer([batcher])))
+    }))
+
+  it.live("on shutdown, queued events are delivered before the scope closes", () =>
+    Effect.gen(function*() {
+      const delivered: Array<string> = []
+      const slow = output("slow", (events) =>
+        Effect.sleep("20 millis").pipe(Effect.zipRight(Effect.sync(() => delivered.push(...events.map((e) => e.rule))))))
+      const { scope } = yield* withScope([slow], options, (d) =>
+        Effect.sync(() => {
+          for (let i = 0; i < 5; i++) d.unsafePublish(ev(`e${i}`), undefined)
+        }))
+      yield* Scope.close(scope, Exit.void)
+      expect(delivered).toEqual(["e0", "e1", "e2", "e3", "e4"])
+    }))
+
+  it.live("past the shutdown deadline, what is left is counted as dropped (shutdown)", () =>
+    Effect.gen(function*() {
+      const opts: DeliveryOptions = { ...options, shutdownTimeout: "100 millis" }
+      const { scope, ctx } = yield* withScope([hung("hung")], opts, (d) =>
+        Effect.sync(() => {
+          for (let i = 0; i < 3; i++) d.unsafePublish(ev(`e${i}`), undefined)
+        }))
+      const started = Date.now()
+      yield* Scope.close(scope, Exit.void)
+      expect(Date.now() - started).toBeLessThan(2000)
+      const dropped = yield* sample("sidekick_output_dropped_total", { destination: "hung", reason: "shutdown" }).pipe(
+        Effect.provide(Layer.succeedContext(ctx))
+      )
+      expect(dropped).toBe(3)
+    }))
+
+  it.live("a concurrent output runs up to maxConcurrentRequests sends at once", () =>
+    Effect.gen(function*() {
+      let running = 0
+      let peak = 0
+      const parallel = output("parallel", () =>
+        Effect.acquireUseRelease(
+          Effect.sync(() => (peak = Math.max(peak, ++running))),
+          () => Effect.sleep("30 millis"),
+          () => Effect.sync(() => running--)
+        ), { maxConcurrentRequests: 3 })
+      yield* Effect.gen(function*() {
+        const d = yield* Dispatcher
+        for (let i = 0; i < 9; i++) d.unsafePublish(ev(`e${i}`), undefined)
+        yield* d.drain("5 seconds")
+        expect(peak).toBe(3)
+      }).pipe(Effect.provide(dispatcherLayer([parallel])))
+    }))
+
+  it.effect("publish fails with QueueFullError when no wanting output could take the event", () =>
+    Effect.gen(function*() {
+      yield* Effect.gen(function*() {
+        const d = yield* Dispatcher
+        yield* d.publish(ev("e0"))
+        yield* Effect.yieldNow()
+        yield* d.publish(ev("e1"))
+        const error = yield* Effect.flip(d.publish(ev("e2")))
+        expect(error._tag).toBe("QueueFullError")
+        expect(error.message).toBe("queue full for hung")
+      }).pipe(Effect.provide(dispatcherLayer([hung("hung")], { ...options, queueCapacity: 1 })))
+    }))
+
+})

@@ -1,0 +1,30 @@
+import { Metrics } from "@sidekick/telemetry"
+import { Effect, Layer } from "effect"
+import { type DeliveryOptions, Dispatcher, type Output, Outputs } from "../src/index.js"
+
+export const options: DeliveryOptions = {
+  queueCapacity: 16,
+  overflow: "dropnewest",
+  timeout: "2 seconds",
+  retry: { maxAttempts: 3, initialDelay: "100 millis", maxDelay: "1 second" },
+  circuitBreaker: { failures: 100, resetAfter: "1 minute" },
+  shutdownTimeout: "5 seconds",
+  maxConcurrency: 4
+}
+
+export const MetricsTest = Metrics.layer({ falcoEventLabels: [], defaultMetrics: false })
+
+/** Dispatcher + Metrics over the given outputs */
+export const dispatcherLayer = (outputs: ReadonlyArray<Output>, opts: DeliveryOptions = options) =>
+  Dispatcher.layer(opts).pipe(Layer.provide(Layer.succeed(Outputs, outputs)), Layer.provideMerge(MetricsTest))
+
+/** a counter/gauge sample from the registry, 0 when absent */
+export const sample = (name: string, labels: Record<string, string>) =>
+  Effect.flatMap(Metrics, (m) =>
+    Effect.promise(async () => {
+      const metric = m.registry.getSingleMetric(name)
+      if (!metric) throw new Error(`no metric ${name}`)
+      const { values } = await metric.get()
+      const found = values.find((v) => Object.entries(labels).every(([k, l]) => String(v.labels[k]) === l))
+      return found?.value ?? 0
+    }))
