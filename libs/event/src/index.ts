@@ -1,0 +1,35 @@
+export {
+  canonicalizeKeys,
+  decodeRawFalcoEvent,
+  eventJson,
+  eventPayload,
+  type FalcoEvent,
+  GoTimeValue,
+  goTimeString,
+  OutputFields,
+  RawFalcoEvent,
+  Rfc3339Time,
+  templateData
+} from "./FalcoEvent.js"
+export { type GoTime, goTimeStringOf, parseRfc3339, rfc3339Seconds } from "./GoTime.js"
+export {
+  compileTemplate,
+  GoFloat,
+  goStruct,
+  type GoTemplate,
+  type TemplateFunction,
+  type TemplateResult
+} from "./GoTemplate.js"
+export { type EnrichmentOptions, type Ingest, makeIngest, testEventBody } from "./Ingest.js"
+export {
+  compareBytewise,
+  goJson,
+  goJsonMap,
+  goJsonString,
+  isLosslessNumber,
+  LosslessNumber,
+  parseJson,
+  sortedKeys,
+  sortKeys
+} from "./Json.js"
+export { minimumPriorityRank, parsePriority, type Priority, priorities, rank } from "./Priority.js"
