@@ -875,16 +875,17 @@ const utf8Length = (s: string): number => {
   return n
 }
 
+const want = (name: string, args: Array<unknown>, n: number): void => {
+  if (args.length !== n) throw new ExecError(`wrong number of args for ${name}: want ${n} got ${args.length}`)
+}
+
 const builtin = (name: string, args: Array<unknown>): unknown => {
-  const want = (n: number) => {
-    if (args.length !== n) throw new ExecError(`wrong number of args for ${name}: want ${n} got ${args.length}`)
-  }
   switch (name) {
     case "not":
-      want(1)
+      want(name, args, 1)
       return !truth(args[0])
     case "len": {
-      want(1)
+      want(name, args, 1)
       const v = args[0]
       if (typeof v === "string") return BigInt(utf8Length(v))
       if (isJsonNumber(v)) return BigInt(formatV(v).length)
@@ -919,19 +920,19 @@ const builtin = (name: string, args: Array<unknown>): unknown => {
       return false
     }
     case "ne":
-      want(2)
+      want(name, args, 2)
       return !equal(args[0], args[1])
     case "lt":
-      want(2)
+      want(name, args, 2)
       return less(name, args[0], args[1])
     case "le":
-      want(2)
+      want(name, args, 2)
       return less(name, args[0], args[1]) || equal(args[0], args[1])
     case "gt":
-      want(2)
+      want(name, args, 2)
       return !(less(name, args[0], args[1]) || equal(args[0], args[1]))
     case "ge":
-      want(2)
+      want(name, args, 2)
       return !less(name, args[0], args[1])
     case "print": {
       let out = ""
@@ -1089,23 +1090,24 @@ class Exec {
   }
 
   private call(dot: unknown, name: string, nodes: ReadonlyArray<Arg>, final: unknown, source: string): unknown {
-    const count = nodes.length - 1 + (final === NO_FINAL ? 0 : 1)
-    const argAt = (i: number): unknown => {
-      const v = i < nodes.length - 1 ? this.arg(dot, nodes[i + 1]!, source) : final
-      return v === undefined ? null : v
-    }
+    const explicit = nodes.length - 1
+    const count = explicit + (final === NO_FINAL ? 0 : 1)
     try {
       if (name === "and" || name === "or") {
         if (count < 1) throw new ExecError(`wrong number of args for ${name}: want at least 1 got 0`)
         let v: unknown
         for (let i = 0; i < count; i++) {
-          v = i < nodes.length - 1 ? this.arg(dot, nodes[i + 1]!, source) : final
+          v = i < explicit ? this.arg(dot, nodes[i + 1]!, source) : final
           if (truth(v) === (name === "or")) return v
         }
         return v
       }
       const args: Array<unknown> = new Array(count)
-      for (let i = 0; i < count; i++) args[i] = argAt(i)
+      for (let i = 0; i < count; i++) {
+        const v = i < explicit ? this.arg(dot, nodes[i + 1]!, source) : final
+        // a missing value passed to a function becomes a nil interface
+        args[i] = v === undefined ? null : v
+      }
       if (!builtinNames.has(name)) return this.funcs[name]!(...args)
       return builtin(name, args)
     } catch (e) {

@@ -89,6 +89,46 @@ const oneLine = (s: string): string => {
 
 const emptyTags: ReadonlyArray<string> = Object.freeze([])
 
+const placeholders = ["<timestamp>", "<priority>", "<output>", "<custom_fields>", "<templated_fields>", "<tags>"] as const
+
+/**
+ * outputfieldformat: Go replaces the placeholders one after the other (`strings.ReplaceAll` in the order above), then
+ * trims one " ", one "( )", one "()" and one " " suffix. The format is split into literal parts once; when no
+ * substituted value contains "<" a single pass gives the same result as the sequential replacements.
+ */
+const makeOutputFormatter = (format: string, customFieldsText: string) => {
+  const parts: Array<string | number> = []
+  const pattern = /<(?:timestamp|priority|output|custom_fields|templated_fields|tags)>/g
+  let from = 0
+  for (const m of format.matchAll(pattern)) {
+    if (m.index > from) parts.push(format.slice(from, m.index))
+    parts.push(placeholders.indexOf(m[0] as (typeof placeholders)[number]))
+    from = m.index + m[0].length
+  }
+  if (from < format.length) parts.push(format.slice(from))
+  const trim = (n: string): string => {
+    if (n.endsWith(" ")) n = n.slice(0, -1)
+    if (n.endsWith("( )")) n = n.slice(0, -3)
+    if (n.endsWith("()")) n = n.slice(0, -2)
+    if (n.endsWith(" ")) n = n.slice(0, -1)
+    return n
+  }
+  return (timestamp: string, priority: string, text: string, templatedText: string, tags: ReadonlyArray<string>) => {
+    const values = [timestamp, priority, text, customFieldsText, templatedText, tags.join(",")]
+    if (values.some((v) => v.includes("<"))) {
+      let n = format
+      for (let i = 0; i < placeholders.length; i++) n = n.split(placeholders[i]!).join(values[i]!)
+      return trim(n)
+    }
+    let n = ""
+    for (let i = 0; i < parts.length; i++) {
+      const p = parts[i]!
+      n += typeof p === "string" ? p : values[p]!
+    }
+    return trim(n)
+  }
+}
+
 /**
  * Build the ingestion pipeline once (templates compiled here). Left: a templated field does not compile.
  */
@@ -106,6 +146,7 @@ export const makeIngest = (o: EnrichmentOptions): Either.Either<Ingest, string> 
   const injects = customFields.length > 0 || templates.length > 0
   // "k=v k2=v2" for <custom_fields>: constant, computed once
   const customFieldsText = customFields.map(([k, v]) => `${k}=${v}`).join(" ")
+  const formatOutput = makeOutputFormatter(outputFieldFormat, customFieldsText)
 
   const decode = (body: string): Either.Either<FalcoEvent, string> => {
     // 1. decode (first JSON value only; numbers exact)
@@ -164,16 +205,23 @@ export const makeIngest = (o: EnrichmentOptions): Either.Either<Ingest, string> 
       setField(fields!, key, value)
       templatedText += (i === 0 ? "" : " ") + key + "=" + value
     }
-    // 11. bracketreplacer (keys only)
+    // 11. bracketreplacer (keys only). Rebuilt rather than `delete`d: deleting turns the object into a slow
+    // dictionary-mode object for everything after (JSON writing, outputs). A renamed key overwrites a plain one.
     if (bracketReplacer !== "" && fields !== undefined) {
-      let bracketed: Array<string> | undefined
-      for (const k in fields) if (k.includes("[")) (bracketed ??= []).push(k)
-      if (bracketed !== undefined) {
-        for (const k of bracketed) {
-          const v = fields[k]
-          delete fields[k]
-          setField(fields, k.replaceAll("]", "").replaceAll("[", bracketReplacer), v)
+      let bracketed = false
+      for (const k in fields) {
+        if (k.includes("[")) {
+          bracketed = true
+          break
         }
+      }
+      if (bracketed) {
+        const renamed: Record<string, unknown> = {}
+        for (const k in fields) if (!k.includes("[")) setField(renamed, k, fields[k])
+        for (const k in fields) {
+          if (k.includes("[")) setField(renamed, k.replaceAll("]", "").replaceAll("[", bracketReplacer), fields[k])
+        }
+        fields = renamed
       }
     }
     const priority: Priority | undefined = raw.priority === undefined || raw.priority === null
@@ -182,21 +230,18 @@ export const makeIngest = (o: EnrichmentOptions): Either.Either<Ingest, string> 
     // 12. outputfieldformat
     let output = raw.output ?? ""
     if (outputFieldFormat !== "" && falcoOutputPattern.test(output)) {
-      const elements = output.split(" ")
-      if (elements.length >= 3) {
-        const first = elements[0]!
-        let n = outputFieldFormat
-        n = n.split("<timestamp>").join(first.endsWith(":") ? first.slice(0, -1) : first)
-        n = n.split("<priority>").join(priority ?? "")
-        n = n.split("<output>").join(elements.slice(2).join(" "))
-        n = n.split("<custom_fields>").join(customFieldsText)
-        n = n.split("<templated_fields>").join(templatedText)
-        n = n.split("<tags>").join(tags.join(","))
-        if (n.endsWith(" ")) n = n.slice(0, -1)
-        if (n.endsWith("( )")) n = n.slice(0, -3)
-        if (n.endsWith("()")) n = n.slice(0, -2)
-        if (n.endsWith(" ")) n = n.slice(0, -1)
-        output = n
+      const firstSpace = output.indexOf(" ")
+      const secondSpace = firstSpace < 0 ? -1 : output.indexOf(" ", firstSpace + 1)
+      if (secondSpace >= 0) {
+        // Go: strings.Split(output, " "); elements[0] minus one ":", elements[2:] joined by " "
+        const first = output.slice(0, firstSpace)
+        output = formatOutput(
+          first.endsWith(":") ? first.slice(0, -1) : first,
+          priority ?? "",
+          output.slice(secondSpace + 1),
+          templatedText,
+          tags
+        )
       }
     }
     // Check (§2.5), before the size check: truncation cannot change its outcome
