@@ -147,6 +147,37 @@ const keepLastDuplicate = (info: { readonly newValue: unknown }): unknown => inf
  *   in strings, and if the text contains the escape `\u0000` we use `lossless-json` instead.
  */
 export const parseJson = (text: string): unknown => {
+  const value = parseFirstValue(text)
+  // Go's decoder turns an escaped lone surrogate ("\ud800") into U+FFFD while decoding; JSON.parse keeps it.
+  return text.indexOf("\\u") >= 0 && surrogateEscape.test(text) ? replaceLoneSurrogates(value) : value
+}
+
+const surrogateEscape = /\\u[dD][89a-fA-F]/
+const loneSurrogate = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g
+
+const wellFormed = (s: string): string => s.replace(loneSurrogate, "\ufffd")
+
+const replaceLoneSurrogates = (value: unknown): unknown => {
+  if (typeof value === "string") return wellFormed(value)
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) value[i] = replaceLoneSurrogates(value[i])
+    return value
+  }
+  if (typeof value === "object" && value !== null && !(value instanceof LosslessNumber)) {
+    const record = value as Record<string, unknown>
+    const out: Record<string, unknown> = {}
+    for (const k of Object.keys(record)) {
+      const key = wellFormed(k)
+      const v = replaceLoneSurrogates(record[k])
+      if (key === "__proto__") Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true })
+      else out[key] = v
+    }
+    return out
+  }
+  return value
+}
+
+const parseFirstValue = (text: string): unknown => {
   scan(text)
   const count = unsafeStarts.length
   const slice = valueStart === 0 && valueEnd === text.length ? text : text.slice(valueStart, valueEnd)

@@ -45,6 +45,12 @@ describe("parseJson", () => {
     expect((v.n as LosslessNumber).value).toBe("1700000000408091526")
   })
 
+  it("decodes escaped lone surrogates to U+FFFD like Go, keeps escaped pairs", () => {
+    const v = parseJson(`{"a":"x\\ud800y","\\udc00":[1700000000408091526,"\\ud83d\\ude00"]}`)
+    expect(v).toEqual({ a: "x\ufffdy", "\ufffd": [new LosslessNumber("1700000000408091526"), "\ud83d\ude00"] })
+    expect(goJson(v)).toBe(`{"a":"x\ufffdy","\ufffd":[1700000000408091526,"\ud83d\ude00"]}`)
+  })
+
   it("keeps the last duplicate key, like Go", () => {
     expect(parseJson(`{"a":1,"a":2}`)).toEqual({ a: 2 })
     expect(parseJson(`{"a":"\\u0000","a":1700000000408091526}`)).toEqual({ a: new LosslessNumber("1700000000408091526") })
