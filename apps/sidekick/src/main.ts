@@ -34,7 +34,7 @@ const program = Effect.gen(function*() {
   if (config.global.debug) yield* Effect.logDebug("Debug mode: true")
   const app = appLayer(config).pipe(
     Layer.provide(TracingLive({ serviceName: "sidekick", serviceVersion: version })),
-    Layer.provide(Logging.layer({ debug: config.global.debug }))
+    Layer.provide(Logging.minimumLevel(config.global.debug))
   )
   return yield* Layer.launch(app)
 }).pipe(
@@ -42,4 +42,4 @@ const program = Effect.gen(function*() {
   Effect.provide(Logging.layer({ debug: false }))
 )
 
-NodeRuntime.runMain(program, { disableErrorReporting: true })
+NodeRuntime.runMain(program, { disableErrorReporting: true, disablePrettyLogger: true })

@@ -6,7 +6,7 @@ import { falcoEvent, post, request, startApp } from "./support.js"
 const withoutUuid = (body: string) => body.replace(/"uuid":"[0-9a-f-]{36}"/, `"uuid":"<uuid>"`)
 
 describe("HTTP contract", () => {
-  it.scoped("POST / answers 200 at once and the webhook gets falcosidekick's exact payload", () =>
+  it.scopedLive("POST / answers 200 at once and the webhook gets falcosidekick's exact payload", () =>
     Effect.gen(function*() {
       const hook = yield* makeReceiver()
       const { address } = yield* startApp({ env: { WEBHOOK_ADDRESS: `${hook.url}/falco`, WEBHOOK_CUSTOMHEADERS: "Authorization:Bearer xyz" } })
@@ -24,7 +24,7 @@ describe("HTTP contract", () => {
       )
     }))
 
-  it.scoped("enrichment from config: customfields, customtags, templatedfields, bracketreplacer", () =>
+  it.scopedLive("enrichment from config: customfields, customtags, templatedfields, bracketreplacer", () =>
     Effect.gen(function*() {
       const hook = yield* makeReceiver()
       const { address } = yield* startApp({
@@ -46,7 +46,7 @@ describe("HTTP contract", () => {
       expect(req!.body).toContain(`"evt.time":1700000000408091526`)
     }))
 
-  it.scoped("bad requests get a 400 with a one-line reason and reach no output", () =>
+  it.scopedLive("bad requests get a 400 with a one-line reason and reach no output", () =>
     Effect.gen(function*() {
       const hook = yield* makeReceiver()
       const { address } = yield* startApp({ env: { WEBHOOK_ADDRESS: hook.url } })
@@ -75,7 +75,7 @@ describe("HTTP contract", () => {
       expect(hook.count).toBe(0)
     }))
 
-  it.scoped("empty output_fields are accepted when customfields fill them", () =>
+  it.scopedLive("empty output_fields are accepted when customfields fill them", () =>
     Effect.gen(function*() {
       const hook = yield* makeReceiver()
       const { address } = yield* startApp({ env: { WEBHOOK_ADDRESS: hook.url, CUSTOMFIELDS: "cluster:prod-eu" } })
@@ -85,7 +85,7 @@ describe("HTTP contract", () => {
       expect(JSON.parse(req!.body).output_fields).toEqual({ cluster: "prod-eu" })
     }))
 
-  it.scoped("GET /ping, GET /healthz, POST /test", () =>
+  it.scopedLive("GET /ping, GET /healthz, POST /test", () =>
     Effect.gen(function*() {
       const hook = yield* makeReceiver()
       const { address } = yield* startApp({ env: { WEBHOOK_ADDRESS: hook.url, WEBHOOK_MINIMUMPRIORITY: "critical" } })
@@ -111,7 +111,7 @@ describe("HTTP contract", () => {
       })
     }))
 
-  it.scoped("GET /metrics: falcosidekick's families and the pipeline's own", () =>
+  it.scopedLive("GET /metrics: falcosidekick's families and the pipeline's own", () =>
     Effect.gen(function*() {
       const hook = yield* makeReceiver()
       const { address } = yield* startApp({ env: { WEBHOOK_ADDRESS: hook.url, CUSTOMFIELDS: "env:prod" } })
@@ -137,7 +137,7 @@ describe("HTTP contract", () => {
       expect(text).toMatch(/sidekick_output_delivery_duration_seconds_count\{destination="webhook",outcome="delivered"\} 1/)
     }))
 
-  it.scoped("GET /debug/vars: falcosidekick's expvar names", () =>
+  it.scopedLive("GET /debug/vars: falcosidekick's expvar names", () =>
     Effect.gen(function*() {
       const hook = yield* makeReceiver()
       const { address } = yield* startApp({ env: { WEBHOOK_ADDRESS: hook.url } })
@@ -151,7 +151,7 @@ describe("HTTP contract", () => {
       expect(Object.keys(vars)).toEqual([...Object.keys(vars)].sort())
     }))
 
-  it.scoped("503 when every output that wants the event has a full queue; a hung output never delays the 200", () =>
+  it.scopedLive("503 when every output that wants the event has a full queue; a hung output never delays the 200", () =>
     Effect.gen(function*() {
       const hook = yield* makeReceiver({ responses: [hang] })
       const { address } = yield* startApp({

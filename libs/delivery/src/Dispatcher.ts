@@ -7,7 +7,7 @@
  */
 import { type FalcoEvent, rank } from "@sidekick/event"
 import { type LaneSnapshot, Metrics } from "@sidekick/telemetry"
-import { Context, Data, Duration, Effect, Layer, Queue, Schedule, type Scope, type Tracer } from "effect"
+import { Clock, Context, Data, Duration, Effect, Layer, Queue, Schedule, type Scope, type Tracer } from "effect"
 import type { NonEmptyReadonlyArray } from "effect/Array"
 import * as CircuitBreaker from "./CircuitBreaker.js"
 import { type Output, OutputError, Outputs } from "./Output.js"
@@ -117,7 +117,11 @@ const makeLane = (output: Output, options: DeliveryOptions) =>
     })
     // events taken from the queue and not yet delivered or dropped: a drain must wait for them too
     let inFlight = 0
-    const size = () => queue.unsafeSize().pipe((o) => (o._tag === "Some" ? o.value : 0))
+    // Effect's queue size goes negative while workers wait in take(): count only queued events
+    const size = () => {
+      const n = queue.unsafeSize()
+      return n._tag === "Some" && n.value > 0 ? n.value : 0
+    }
 
     const attempt = (events: NonEmptyReadonlyArray<FalcoEvent>, batch: NonEmptyReadonlyArray<Envelope>) => {
       let n = 0
@@ -267,11 +271,19 @@ export const make = (options: DeliveryOptions): Effect.Effect<DispatcherService,
     metrics.observeLanes(() => (closing ? [] : snapshot()))
     const pending = () => lanes.reduce((n, lane) => n + lane.pending(), 0)
 
+    // Polls instead of racing a timeout: it runs in a finalizer, which is uninterruptible, and during a
+    // SIGTERM the fiber is already interrupted, so an interruptible wait would end at once. The deadline is
+    // wall time (live clock), so a test running on TestClock cannot freeze shutdown.
     const drain = (timeout: Duration.DurationInput) =>
       Effect.gen(function*() {
-        while (pending() > 0) yield* Effect.sleep("20 millis")
+        const deadline = (yield* Clock.currentTimeMillis) + Duration.toMillis(Duration.decode(timeout))
+        while (pending() > 0) {
+          const left = deadline - (yield* Clock.currentTimeMillis)
+          if (left <= 0) return false
+          yield* Effect.sleep(Duration.millis(Math.min(20, left)))
+        }
         return true
-      }).pipe(Effect.timeoutTo({ duration: timeout, onTimeout: () => false, onSuccess: (drained) => drained }))
+      }).pipe(Effect.withClock(Clock.make()))
 
     // Finalizers run in reverse: this one runs before the workers forked above are interrupted.
     yield* Effect.addFinalizer(() =>

@@ -36,6 +36,20 @@ const scripted = (name: string, outcomes: ReadonlyArray<"ok" | number | "hang">,
 
 const hung = (name: string, patch: Partial<Output> = {}) => output(name, () => Effect.never, patch)
 
+/** let one lane's workers take what is queued */
+const settleLane = (d: Dispatcher["Type"], name: string) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 100 && d.snapshot().some((lane) => lane.destination === name && lane.depth > 0); i++) {
+      yield* Effect.yieldNow()
+    }
+  })
+
+/** let the lanes' workers take what is queued (they are forked fibers) */
+const settle = (d: Dispatcher["Type"]) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 100 && d.snapshot().some((lane) => lane.depth > 0); i++) yield* Effect.yieldNow()
+  })
+
 /** build the dispatcher in a scope we close ourselves (to test shutdown) */
 const withScope = <A, E>(outputs: ReadonlyArray<Output>, opts: DeliveryOptions, f: (d: Dispatcher["Type"]) => Effect.Effect<A, E, never>) =>
   Effect.gen(function*() {
@@ -191,15 +205,17 @@ describe("Dispatcher", () => {
         const d = yield* Dispatcher
         // the hung lane holds 1 in its worker + 2 queued; the 4th is refused by it
         d.unsafePublish(ev("e0"), undefined)
-        yield* Effect.yieldNow()
-        for (const r of ["e1", "e2"]) expect(d.unsafePublish(ev(r), undefined)._tag).toBe("Accepted")
-        expect(d.unsafePublish(ev("e3"), undefined)._tag).toBe("Accepted") // the healthy lane took it
+        yield* settle(d)
+        for (const r of ["e1", "e2", "e3"]) {
+          expect(d.unsafePublish(ev(r), undefined)._tag).toBe("Accepted") // e3: the healthy lane took it
+          yield* settleLane(d, "ok") // the healthy lane's worker empties its queue
+        }
         expect(yield* sample("sidekick_output_dropped_total", { destination: "hung", reason: "queue_full" })).toBe(1)
         expect([...(yield* Queue.takeBetween(got, 4, 4))]).toEqual(["e0", "e1", "e2", "e3"])
         // an event only the hung output wants: nobody took it -> Full
-        const onlyHung = d.unsafePublish(ev("crit-only", "Emergency"), undefined)
+        const onlyHung = d.unsafePublish(ev("notice", "Notice"), undefined)
         expect(onlyHung).toEqual({ _tag: "Full", outputs: ["hung"] })
-      }).pipe(Effect.provide(dispatcherLayer([hung("hung"), recording("ok", got, { minimumPriority: 1, testRuleBypass: false })], opts)))
+      }).pipe(Effect.provide(dispatcherLayer([hung("hung"), recording("ok", got, { minimumPriority: 4 })], opts)))
     }))
 
   it.effect("reject: any full queue refuses the event for every output (nothing half-delivered)", () =>
@@ -209,8 +225,9 @@ describe("Dispatcher", () => {
       yield* Effect.gen(function*() {
         const d = yield* Dispatcher
         d.unsafePublish(ev("e0"), undefined)
-        yield* Effect.yieldNow()
+        yield* settle(d)
         expect(d.unsafePublish(ev("e1"), undefined)._tag).toBe("Accepted")
+        yield* settleLane(d, "ok") // the healthy lane's worker empties its queue
         expect(d.unsafePublish(ev("e2"), undefined)).toEqual({ _tag: "Full", outputs: ["hung"] })
         expect([...(yield* Queue.takeBetween(got, 2, 2))]).toEqual(["e0", "e1"])
         yield* Effect.yieldNow()
@@ -224,7 +241,7 @@ describe("Dispatcher", () => {
       yield* Effect.gen(function*() {
         const d = yield* Dispatcher
         d.unsafePublish(ev("e0"), undefined)
-        yield* Effect.yieldNow()
+        yield* settle(d)
         for (const r of ["e1", "e2", "e3", "e4"]) expect(d.unsafePublish(ev(r), undefined)._tag).toBe("Accepted")
         expect(yield* sample("sidekick_output_dropped_total", { destination: "hung", reason: "queue_full" })).toBe(2)
         expect(d.snapshot()[0]).toMatchObject({ destination: "hung", depth: 2, capacity: 2 })
@@ -253,7 +270,7 @@ describe("Dispatcher", () => {
       const delivered: Array<string> = []
       const slow = output("slow", (events) =>
         Effect.sleep("20 millis").pipe(Effect.zipRight(Effect.sync(() => delivered.push(...events.map((e) => e.rule))))))
-      const { scope } = yield* withScope([slow], options, (d) =>
+      const { scope } = yield* withScope([slow], { ...options, shutdownTimeout: "5 seconds" }, (d) =>
         Effect.sync(() => {
           for (let i = 0; i < 5; i++) d.unsafePublish(ev(`e${i}`), undefined)
         }))
@@ -300,7 +317,7 @@ describe("Dispatcher", () => {
       yield* Effect.gen(function*() {
         const d = yield* Dispatcher
         yield* d.publish(ev("e0"))
-        yield* Effect.yieldNow()
+        yield* settle(d)
         yield* d.publish(ev("e1"))
         const error = yield* Effect.flip(d.publish(ev("e2")))
         expect(error._tag).toBe("QueueFullError")

@@ -8,7 +8,7 @@ export const options: DeliveryOptions = {
   timeout: "2 seconds",
   retry: { maxAttempts: 3, initialDelay: "100 millis", maxDelay: "1 second" },
   circuitBreaker: { failures: 100, resetAfter: "1 minute" },
-  shutdownTimeout: "5 seconds",
+  shutdownTimeout: "100 millis",
   maxConcurrency: 4
 }
 

@@ -58,10 +58,9 @@ export const format = (options: {
 export const make = (write: (line: string) => void = (line) => process.stderr.write(line + "\n")) =>
   Logger.make<unknown, void>((o) => write(format(o)))
 
-/** Replace Effect's default logger; `debug` lowers the minimum level to Debug. */
+/** Replace Effect's default logger; `debug` lowers the minimum level to Debug. Install it once, at the edge. */
 export const layer = (options: { readonly debug: boolean; readonly write?: (line: string) => void }) =>
-  Layer.merge(
-    Logger.replace(Logger.defaultLogger, make(options.write)),
-    Logger.minimumLogLevel(options.debug ? LogLevel.Debug : LogLevel.Info)
-  )
+  Layer.merge(Logger.replace(Logger.defaultLogger, make(options.write)), minimumLevel(options.debug))
 
+/** Only the level, for a part of the program that learns about `debug` after the logger is installed. */
+export const minimumLevel = (debug: boolean) => Logger.minimumLogLevel(debug ? LogLevel.Debug : LogLevel.Info)

@@ -62,17 +62,21 @@ const exporterOf = (kind: TraceExporterKind): SpanExporter =>
  */
 export const TracingLive = (resource: { readonly serviceName: string; readonly serviceVersion: string }) =>
   Layer.unwrapEffect(
-    Effect.map(traceExporterFromEnv, (kind) =>
-      Option.match(kind, {
+    Effect.gen(function*() {
+      const kind = yield* traceExporterFromEnv
+      // @effect/opentelemetry lets the configured name win over OTEL_SERVICE_NAME; the spec says the variable wins
+      const serviceName = Option.getOrElse(yield* env("OTEL_SERVICE_NAME"), () => resource.serviceName)
+      return Option.match(kind, {
         onNone: () => Layer.empty,
         onSome: (k) =>
           Layer.discard(
             NodeSdk.layer(() => ({
-              resource,
+              resource: { ...resource, serviceName },
               spanProcessor: new BatchSpanProcessor(exporterOf(k), { scheduledDelayMillis: 500 }),
               shutdownTimeout: "5 seconds"
             }))
           )
-      }))
+      })
+    })
   )
 

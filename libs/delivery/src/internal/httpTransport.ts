@@ -3,7 +3,7 @@ import { NodeHttpClient } from "@effect/platform-node"
 import { Duration, Effect, Option } from "effect"
 import { readFileSync } from "node:fs"
 import { rootCertificates } from "node:tls"
-import { gzipSync } from "node:zlib"
+import { gunzipSync, gzipSync } from "node:zlib"
 import { EnvHttpProxyAgent } from "undici"
 import type { HttpClientOptions, HttpRequestSpec, HttpResponseInfo, OutputHttpClient } from "../HttpTransport.js"
 import { OutputError, OutputInitError } from "../Output.js"
@@ -110,9 +110,14 @@ export const makeClient = (tls: TlsFiles) => (options: HttpClientOptions) =>
             : HttpClientRequest.bodyUint8Array(req, body, headers["content-type"])
         }
         yield* Effect.annotateCurrentSpan({ "http.request.method": method, "server.address": originOf(request.url) })
-        const response = yield* client.execute(req).pipe(Effect.scoped, Effect.flatMap((res) => Effect.map(res.text, (text) => ({ res, text }))))
+        const response = yield* client.execute(req).pipe(
+          Effect.flatMap((res) => Effect.map(res.arrayBuffer, (bytes) => ({ res, bytes: Buffer.from(bytes) })))
+        )
         yield* Effect.annotateCurrentSpan("http.response.status_code", response.res.status)
-        return { status: response.res.status, headers: response.res.headers, body: response.text }
+        // we asked for gzip when compressing (as falcosidekick does), so we must read it
+        const gzipped = (response.res.headers["content-encoding"] ?? "").includes("gzip") && response.bytes.length > 0
+        const text = (gzipped ? gunzipSync(response.bytes) : response.bytes).toString("utf8")
+        return { status: response.res.status, headers: response.res.headers, body: text }
       }).pipe(
         Effect.catchTags({
           RequestError: (e) =>
