@@ -7,7 +7,7 @@ import { Headers, HttpTraceContext } from "@effect/platform"
 import { Dispatcher } from "@sidekick/delivery"
 import { type EnrichmentOptions, eventJson, makeIngest } from "@sidekick/event"
 import { Metrics } from "@sidekick/telemetry"
-import { Context, Data, Effect, Either, Exit, Layer, Option, Runtime } from "effect"
+import { Context, Data, Effect, Either, Exit, FiberRef, Layer, Option, Runtime } from "effect"
 import type { IncomingHttpHeaders } from "node:http"
 import type { FalcoEventLabels } from "./FalcoEventLabels.js"
 
@@ -36,6 +36,8 @@ export const make = (options: IngestOptions) =>
     const dispatcher = yield* Dispatcher
     const metrics = yield* Metrics
     const tracer = yield* Effect.tracer
+    // no span at all when tracing is off (see the Dispatcher): it would go nowhere
+    const tracing = yield* FiberRef.get(FiberRef.currentTracerEnabled)
     const clock = yield* Effect.clock
     const runtime = yield* Effect.runtime<never>()
     const runLog = Runtime.runFork(runtime)
@@ -53,42 +55,44 @@ export const make = (options: IngestOptions) =>
 
     /** one POST / body; `headers` may carry a W3C or B3 trace context to continue */
     const handle = (body: string, headers: IncomingHttpHeaders): IngestOutcome => {
-      const span = tracer.span(
-        "Sidekick.ingest",
-        traceHeaders(headers),
-        Context.empty(),
-        [],
-        clock.unsafeCurrentTimeNanos(),
-        "server",
-        { captureStackTrace: false }
-      )
+      const span = tracing
+        ? tracer.span(
+          "Sidekick.ingest",
+          traceHeaders(headers),
+          Context.empty(),
+          [],
+          clock.unsafeCurrentTimeNanos(),
+          "server",
+          { captureStackTrace: false }
+        )
+        : undefined
       const decoded = ingest.decode(body)
       if (Either.isLeft(decoded)) {
         const message = decoded.left
-        span.attribute("sidekick.outcome", "rejected")
-        span.end(clock.unsafeCurrentTimeNanos(), Exit.fail(message))
+        span?.attribute("sidekick.outcome", "rejected")
+        span?.end(clock.unsafeCurrentTimeNanos(), Exit.fail(message))
         return reject(message.startsWith("malformed JSON") ? "malformed_json" : "invalid_event", message)
       }
       const event = decoded.right
-      span.attribute("falco.rule", event.rule)
-      span.attribute("falco.priority", event.priority)
-      span.attribute("falco.source", event.source)
-      span.attribute("falco.uuid", event.uuid)
-      if (event.hostname !== "") span.attribute("falco.hostname", event.hostname)
+      span?.attribute("falco.rule", event.rule)
+      span?.attribute("falco.priority", event.priority)
+      span?.attribute("falco.source", event.source)
+      span?.attribute("falco.uuid", event.uuid)
+      if (event.hostname !== "") span?.attribute("falco.hostname", event.hostname)
       const published = dispatcher.unsafePublish(event, span)
       if (published._tag === "Full") {
         const message = `queue full for ${published.outputs.join(", ")}`
         metrics.input("rejected")
         metrics.ingestRejected("queue_full")
-        span.attribute("sidekick.outcome", "queue_full")
-        span.end(clock.unsafeCurrentTimeNanos(), Exit.fail(message))
+        span?.attribute("sidekick.outcome", "queue_full")
+        span?.end(clock.unsafeCurrentTimeNanos(), Exit.fail(message))
         return { status: 503, message }
       }
       metrics.input("accepted")
       metrics.falcoEvent(event.priority.toLowerCase(), options.labels.values(event))
       if (options.debug) runLog(Effect.logDebug(`Falco's payload : ${eventJson(event)}`))
-      span.attribute("sidekick.outcome", "accepted")
-      span.end(clock.unsafeCurrentTimeNanos(), Exit.void)
+      span?.attribute("sidekick.outcome", "accepted")
+      span?.end(clock.unsafeCurrentTimeNanos(), Exit.void)
       return ok
     }
 

@@ -8,8 +8,11 @@
  * Unlike a fail-fast breaker, `protect` WAITS while the circuit is open instead of failing: an event
  * for a down output stays queued (bounded, every overflow counted) rather than being thrown away, and
  * the output is probed by one trial call at a time. Time comes from `Clock`, so TestClock drives it.
+ *
+ * The state is a plain variable, not a Ref: every call of a delivery goes through here, the closed path
+ * must cost nothing, and JavaScript runs one fiber at a time, so a synchronous read-modify-write is atomic.
  */
-import { Clock, Deferred, Duration, Effect, Ref } from "effect"
+import { Clock, Deferred, Duration, Effect, FiberId } from "effect"
 
 export type State =
   | { readonly _tag: "Closed"; readonly failures: number }
@@ -35,82 +38,62 @@ export interface CircuitBreaker {
   readonly unsafeState: () => StateTag
 }
 
-type Permit = "run" | "trial" | { readonly waitMillis: number } | { readonly waitFor: Deferred.Deferred<void> }
+const closed: State = { _tag: "Closed", failures: 0 }
 
 export const make = (options: Options): Effect.Effect<CircuitBreaker> =>
-  Effect.gen(function*() {
+  Effect.sync(() => {
     const resetMillis = Duration.toMillis(Duration.decode(options.resetAfter))
-    const ref = yield* Ref.make<State>({ _tag: "Closed", failures: 0 })
-    let current: StateTag = "Closed"
-    const transition = (from: StateTag, to: StateTag) => {
-      current = to
-      return from !== to && options.onTransition ? options.onTransition(from, to) : Effect.void
-    }
+    let state: State = closed
 
-    const decide = (now: number, trialDone: Deferred.Deferred<void>) =>
-      Ref.modify(ref, (s): [Permit, State] => {
-        switch (s._tag) {
-          case "Closed":
-            return ["run", s]
-          case "Open":
-            return now >= s.until ? ["trial", { _tag: "HalfOpen", trialDone }] : [{ waitMillis: s.until - now }, s]
-          case "HalfOpen":
-            return [{ waitFor: s.trialDone }, s]
-        }
-      })
+    const moveTo = (next: State): Effect.Effect<void> => {
+      const from = state._tag
+      state = next
+      return from !== next._tag && options.onTransition ? options.onTransition(from, next._tag) : Effect.void
+    }
 
     /** wait until this call may run; true when it is the half-open trial */
     const acquire: Effect.Effect<boolean> = Effect.gen(function*() {
       while (true) {
+        const s = state
+        if (s._tag === "Closed") return false
+        if (s._tag === "HalfOpen") {
+          yield* Deferred.await(s.trialDone)
+          continue
+        }
         const now = yield* Clock.currentTimeMillis
-        const trialDone = yield* Deferred.make<void>()
-        const permit = yield* decide(now, trialDone)
-        if (permit === "run") return false
-        if (permit === "trial") {
-          yield* transition("Open", "HalfOpen")
+        if (now >= s.until) {
+          yield* moveTo({ _tag: "HalfOpen", trialDone: Deferred.unsafeMake<void>(FiberId.none) })
           return true
         }
-        if ("waitMillis" in permit) yield* Effect.sleep(Duration.millis(permit.waitMillis))
-        else yield* Deferred.await(permit.waitFor)
+        yield* Effect.sleep(Duration.millis(s.until - now))
       }
     })
 
-    const succeeded = (trial: boolean) =>
-      Effect.flatMap(Ref.getAndSet(ref, { _tag: "Closed", failures: 0 }), (previous) =>
-        Effect.zipRight(
-          previous._tag === "HalfOpen" ? Deferred.succeed(previous.trialDone, undefined) : Effect.void,
-          transition(trial ? "HalfOpen" : previous._tag, "Closed")
-        ))
+    const settleTrial = (s: State) => (s._tag === "HalfOpen" ? Deferred.succeed(s.trialDone, undefined) : Effect.void)
 
-    const failed = Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      Effect.flatMap(
-        Ref.modify(ref, (s): [readonly [State, State], State] => {
-          if (s._tag === "HalfOpen") {
-            const next: State = { _tag: "Open", until: now + resetMillis }
-            return [[s, next], next]
-          }
-          if (s._tag === "Closed") {
-            const failures = s.failures + 1
-            const next: State = failures >= options.failures
-              ? { _tag: "Open", until: now + resetMillis }
-              : { _tag: "Closed", failures }
-            return [[s, next], next]
-          }
-          return [[s, s], s]
-        }),
-        ([before, after]) =>
-          Effect.zipRight(
-            before._tag === "HalfOpen" ? Deferred.succeed(before.trialDone, undefined) : Effect.void,
-            transition(before._tag, after._tag)
-          )
-      ))
+    const succeeded = Effect.suspend(() => {
+      const before = state
+      if (before._tag === "Closed" && before.failures === 0) return Effect.void
+      return Effect.zipRight(moveTo(closed), settleTrial(before))
+    })
+
+    const failed = Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      const before = state
+      if (before._tag === "Open") return Effect.void
+      if (before._tag === "Closed" && before.failures + 1 < options.failures) {
+        return moveTo({ _tag: "Closed", failures: before.failures + 1 })
+      }
+      return Effect.zipRight(moveTo({ _tag: "Open", until: now + resetMillis }), settleTrial(before))
+    })
+
+    const guarded = <A, E, R>(self: Effect.Effect<A, E, R>) =>
+      Effect.onExit(self, (exit) => (exit._tag === "Success" ? succeeded : failed))
 
     return {
       // interruption of a trial counts as a failure, so the half-open slot is never leaked
       protect: <A, E, R>(self: Effect.Effect<A, E, R>) =>
-        Effect.flatMap(acquire, (trial) =>
-          Effect.onExit(self, (exit) => (exit._tag === "Success" ? succeeded(trial) : failed))),
-      state: Effect.map(Ref.get(ref), (s) => s._tag),
-      unsafeState: () => current
+        Effect.suspend(() => (state._tag === "Closed" ? guarded(self) : Effect.zipRight(acquire, guarded(self)))),
+      state: Effect.sync(() => state._tag),
+      unsafeState: () => state._tag
     }
   })

@@ -7,10 +7,10 @@
  */
 import { type FalcoEvent, rank } from "@sidekick/event"
 import { type LaneSnapshot, Metrics } from "@sidekick/telemetry"
-import { Clock, Context, Data, Duration, Effect, Layer, Queue, Schedule, type Scope, type Tracer } from "effect"
+import { Clock, Context, Data, Duration, Effect, FiberRef, Layer, Queue, Schedule, type Scope, type Tracer } from "effect"
 import type { NonEmptyReadonlyArray } from "effect/Array"
 import * as CircuitBreaker from "./CircuitBreaker.js"
-import { type Output, OutputError, Outputs } from "./Output.js"
+import { currentAttemptTimeout, type Output, OutputError, Outputs } from "./Output.js"
 
 export type OverflowPolicy = "dropnewest" | "dropoldest" | "reject"
 
@@ -115,6 +115,10 @@ const makeLane = (output: Output, options: DeliveryOptions) =>
       reason: "Timeout",
       message: `no answer within ${Duration.format(Duration.decode(options.timeout))}`
     })
+    const timeout = Duration.decode(options.timeout)
+    const timed = output.enforcesTimeout
+      ? <A>(send: Effect.Effect<A, OutputError>) => Effect.locally(send, currentAttemptTimeout, timeout)
+      : <A>(send: Effect.Effect<A, OutputError>) => Effect.timeoutFail(send, { duration: timeout, onTimeout: () => timeoutError })
     // events taken from the queue and not yet delivered or dropped: a drain must wait for them too
     let inFlight = 0
     // Effect's queue size goes negative while workers wait in take(): count only queued events
@@ -123,13 +127,34 @@ const makeLane = (output: Output, options: DeliveryOptions) =>
       return n._tag === "Some" && n.value > 0 ? n.value : 0
     }
 
+    // A span per attempt when tracing is on. When it is off (no OTEL_* exporter), even a no-op span costs
+    // about half of a delivery's overhead (measured with tools/bench/lane.ts), so none is made.
+    const tracing = yield* FiberRef.get(FiberRef.currentTracerEnabled)
+    const traced = (
+      n: number,
+      size: number,
+      links: ReadonlyArray<Tracer.SpanLink>,
+      parent: Tracer.AnySpan | undefined
+    ) =>
+      tracing
+        ? Effect.withSpan("Output.send", {
+          kind: "producer",
+          captureStackTrace: false, // a stack trace per span is measurable on the hot path
+          attributes: { "sidekick.output": output.name, "sidekick.attempt": n, "sidekick.batch.size": size },
+          links,
+          ...(parent ? { parent } : {})
+        })
+        : <A, E, R>(self: Effect.Effect<A, E, R>) => self
+
     const attempt = (events: NonEmptyReadonlyArray<FalcoEvent>, batch: NonEmptyReadonlyArray<Envelope>) => {
       let n = 0
-      const links = batch.slice(1).flatMap((e) => (e.parent ? [{ _tag: "SpanLink" as const, span: e.parent, attributes: {} }] : []))
+      const links: ReadonlyArray<Tracer.SpanLink> = tracing && batch.length > 1
+        ? batch.slice(1).flatMap((e) => (e.parent ? [{ _tag: "SpanLink" as const, span: e.parent, attributes: {} }] : []))
+        : []
       return Effect.suspend(() => {
         n++
         if (n > 1) instruments.retried()
-        return breaker.protect(Effect.timeoutFail(output.send(events), { duration: options.timeout, onTimeout: () => timeoutError }))
+        return breaker.protect(timed(output.send(events)))
           .pipe(
             Effect.tapBoth({
               onSuccess: () => Effect.sync(() => instruments.attempt("ok")),
@@ -143,13 +168,7 @@ const makeLane = (output: Output, options: DeliveryOptions) =>
                   })
                 )
             }),
-            Effect.withSpan("Output.send", {
-              kind: "producer",
-              captureStackTrace: false, // a stack trace per span is measurable on the hot path
-              attributes: { "sidekick.output": output.name, "sidekick.attempt": n, "sidekick.batch.size": events.length },
-              links,
-              ...(batch[0].parent ? { parent: batch[0].parent } : {})
-            })
+            traced(n, events.length, links, batch[0].parent)
           )
       })
     }
@@ -157,8 +176,18 @@ const makeLane = (output: Output, options: DeliveryOptions) =>
     const deliver = (batch: NonEmptyReadonlyArray<Envelope>) => {
       const events = batch.map((e) => e.event) as unknown as NonEmptyReadonlyArray<FalcoEvent>
       const age = () => (performance.now() - batch[0].acceptedAt) / 1000
-      return attempt(events, batch).pipe(
-        Effect.retry({ schedule, while: (e) => e.retryable }),
+      const once = attempt(events, batch)
+      // Most deliveries succeed at once: only a retryable failure pays for the retry machinery. The first
+      // failure is replayed into Effect.retry so the schedule (and Retry-After) decides the first wait.
+      const retried = (first: OutputError) => {
+        let replayed = false
+        return Effect.retry(
+          Effect.suspend(() => (replayed ? once : ((replayed = true), Effect.fail(first)))),
+          { schedule, while: (e) => e.retryable }
+        )
+      }
+      return once.pipe(
+        Effect.catchIf((e) => e.retryable && options.retry.maxAttempts > 1, retried),
         Effect.matchCauseEffect({
           onSuccess: () => Effect.sync(() => instruments.delivered(events.length, age())),
           onFailure: (cause) => {

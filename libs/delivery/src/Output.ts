@@ -4,7 +4,7 @@
  * filtering, metrics and tracing come from the Dispatcher.
  */
 import type { FalcoEvent } from "@sidekick/event"
-import { Context, Data, type Duration, type Effect, Layer, type Scope } from "effect"
+import { Context, Data, Duration, type Effect, FiberRef, Layer, type Scope } from "effect"
 import type { NonEmptyReadonlyArray } from "effect/Array"
 
 /** Why one delivery attempt failed. */
@@ -72,9 +72,21 @@ export interface Output {
   /** maxconcurrentrequests: in-flight sends at once (falcosidekick default 1; 0 = unlimited, capped by the dispatcher) */
   readonly maxConcurrentRequests: number
   readonly batch?: BatchOptions
+  /**
+   * true when `send` itself ends an attempt after `currentAttemptTimeout` (the shared HttpTransport does,
+   * through undici's timers); otherwise the Dispatcher races the attempt against a timer, which costs
+   * two fibers per attempt.
+   */
+  readonly enforcesTimeout?: boolean
   /** deliver these events; one attempt. Retries and timeouts are the Dispatcher's. */
   readonly send: (events: NonEmptyReadonlyArray<FalcoEvent>) => Effect.Effect<void, OutputError>
 }
+
+/**
+ * The per-attempt timeout the Dispatcher sets around `send`, for outputs that enforce it themselves
+ * (`enforcesTimeout`). Default: none.
+ */
+export const currentAttemptTimeout: FiberRef.FiberRef<Duration.Duration> = FiberRef.unsafeMake(Duration.infinity)
 
 /** The running outputs, in registry order. Built by the app from config; by tests with fakes. */
 export class Outputs extends Context.Tag("@sidekick/delivery/Outputs")<Outputs, ReadonlyArray<Output>>() {}

@@ -234,6 +234,7 @@ export const AlertManager = define<AlertManagerConfig, HttpTransport>({
         minimumPriority: minimumPriorityRank(c.minimumpriority),
         testRuleBypass: true,
         maxConcurrentRequests: c.maxconcurrentrequests,
+        enforcesTimeout: true, // through HttpTransport
         send: (events) => {
           const body = alertManagerBody(events[0], options)
           return Effect.forEach(

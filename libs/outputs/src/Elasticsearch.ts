@@ -271,6 +271,7 @@ export const Elasticsearch = define<ElasticsearchConfig, HttpTransport>({
         minimumPriority: minimumPriorityRank(c.minimumpriority),
         testRuleBypass: true,
         maxConcurrentRequests: c.maxconcurrentrequests,
+        enforcesTimeout: true, // through HttpTransport
         ...(c.batching.enabled
           ? { batch: { maxEvents: bulkMaxEvents(batchSize), interval: Duration.decode(c.batching.flushinterval) } }
           : {}),

@@ -122,6 +122,7 @@ export const makeLoki = (
       minimumPriority: minimumPriorityRank(c.minimumpriority),
       testRuleBypass: true,
       maxConcurrentRequests: c.maxconcurrentrequests,
+      enforcesTimeout: true, // through HttpTransport
       ...(c.batching.enabled
         ? { batch: { maxEvents: c.batching.maxevents, interval: Duration.decode(c.batching.flushinterval) } }
         : {}),

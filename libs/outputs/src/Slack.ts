@@ -151,6 +151,7 @@ export const Slack = define<SlackConfig, HttpTransport>({
         minimumPriority: minimumPriorityRank(c.minimumpriority),
         testRuleBypass: true,
         maxConcurrentRequests: c.maxconcurrentrequests,
+        enforcesTimeout: true, // through HttpTransport
         send: (events) => http.send({ url: c.webhookurl, body: slackBody(events[0], options) }).pipe(Effect.asVoid)
       }
     })

@@ -37,6 +37,7 @@ export const Webhook = define<WebhookConfig, HttpTransport>({
         minimumPriority: minimumPriorityRank(c.minimumpriority),
         testRuleBypass: true,
         maxConcurrentRequests: c.maxconcurrentrequests,
+        enforcesTimeout: true, // through HttpTransport
         send: (events) => http.send({ url: c.address, method, body: webhookBody(events[0]) }).pipe(Effect.asVoid)
       }
     })

@@ -57,7 +57,7 @@ const exporterOf = (kind: TraceExporterKind): SpanExporter =>
   kind === "console" ? new ConsoleSpanExporter() : kind === "otlp-json" ? new OtlpJsonExporter() : new OtlpProtoExporter()
 
 /**
- * The tracing layer: Layer.empty when tracing is off, otherwise an OTel tracer provider whose spans are
+ * The tracing layer: span creation disabled when tracing is off, otherwise an OTel tracer provider whose spans are
  * flushed when the layer closes (so the last events of a shutdown are still exported).
  */
 export const TracingLive = (resource: { readonly serviceName: string; readonly serviceVersion: string }) =>
@@ -67,7 +67,8 @@ export const TracingLive = (resource: { readonly serviceName: string; readonly s
       // @effect/opentelemetry lets the configured name win over OTEL_SERVICE_NAME; the spec says the variable wins
       const serviceName = Option.getOrElse(yield* env("OTEL_SERVICE_NAME"), () => resource.serviceName)
       return Option.match(kind, {
-        onNone: () => Layer.empty,
+        // no exporter: turn span creation off, so the hot paths skip it entirely
+        onNone: () => Layer.setTracerEnabled(false),
         onSome: (k) =>
           Layer.discard(
             NodeSdk.layer(() => ({
