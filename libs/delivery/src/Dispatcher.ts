@@ -7,7 +7,7 @@
  */
 import { type FalcoEvent, rank } from "@sidekick/event"
 import { type LaneSnapshot, Metrics } from "@sidekick/telemetry"
-import { Clock, Context, Data, Duration, Effect, FiberRef, Layer, Queue, Schedule, type Scope, type Tracer } from "effect"
+import { Clock, Context, Data, Duration, Effect, FiberRef, Layer, Queue, Schedule, Scheduler, type Scope, type Tracer } from "effect"
 import type { NonEmptyReadonlyArray } from "effect/Array"
 import * as CircuitBreaker from "./CircuitBreaker.js"
 import { currentAttemptTimeout, type Output, OutputError, Outputs } from "./Output.js"
@@ -32,6 +32,11 @@ export interface DeliveryOptions {
   readonly shutdownTimeout: Duration.DurationInput
   /** workers of an output whose maxconcurrentrequests is 0 (unlimited) */
   readonly maxConcurrency: number
+  /**
+   * Where the lanes' fibers run. Default: batched on setImmediate (see `laneScheduler`). Unit tests pass
+   * Effect's default scheduler, whose microtask turns `yieldNow` can step through deterministically.
+   */
+  readonly scheduler?: Scheduler.Scheduler
 }
 
 export const defaultDeliveryOptions: DeliveryOptions = {
@@ -84,6 +89,13 @@ export const retrySchedule = (retry: DeliveryOptions["retry"]) => {
 }
 
 const circuitLevel = { Closed: 0, HalfOpen: 1, Open: 2 } as const
+
+/**
+ * The lanes' fibers resume in batches on setImmediate rather than one microtask turn per fiber (Effect's
+ * default): with dozens of workers waiting on I/O this cut the CPU per delivery by about a quarter
+ * (tools/bench/lane.ts), and it lets the HTTP server's I/O in between batches.
+ */
+export const laneScheduler = Scheduler.makeBatched((runBatch) => setImmediate(runBatch))
 
 interface Lane {
   readonly output: Output
@@ -241,7 +253,9 @@ const makeLane = (output: Output, options: DeliveryOptions) =>
     )
     const workers = output.maxConcurrentRequests > 0 ? output.maxConcurrentRequests : options.maxConcurrency
     yield* Effect.forkScoped(
-      Effect.all(Array.from({ length: workers }, () => worker), { concurrency: "unbounded", discard: true })
+      Effect.all(Array.from({ length: workers }, () => worker), { concurrency: "unbounded", discard: true }).pipe(
+        Effect.withScheduler(options.scheduler ?? laneScheduler)
+      )
     )
 
     const minimum = output.minimumPriority

@@ -294,6 +294,22 @@ describe("Dispatcher", () => {
       expect(dropped).toBe(3)
     }))
 
+  it.live("the production lane scheduler (batched on setImmediate) delivers everything, concurrently", () =>
+    Effect.gen(function*() {
+      const got: Array<string> = []
+      const async = output("async", (events) =>
+        Effect.sleep("2 millis").pipe(Effect.zipRight(Effect.sync(() => got.push(...events.map((e) => e.rule))))), {
+        maxConcurrentRequests: 8
+      })
+      const { scheduler: _, ...production } = options
+      yield* Effect.gen(function*() {
+        const d = yield* Dispatcher
+        for (let i = 0; i < 200; i++) d.unsafePublish(ev(`e${i}`), undefined)
+        expect(yield* d.drain("5 seconds")).toBe(true)
+        expect([...got].sort()).toEqual(Array.from({ length: 200 }, (_, i) => `e${i}`).sort())
+      }).pipe(Effect.provide(dispatcherLayer([async], { ...production, queueCapacity: 1000 })))
+    }))
+
   it.live("a concurrent output runs up to maxConcurrentRequests sends at once", () =>
     Effect.gen(function*() {
       let running = 0

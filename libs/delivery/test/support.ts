@@ -1,5 +1,5 @@
 import { Metrics } from "@sidekick/telemetry"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Scheduler } from "effect"
 import { type DeliveryOptions, Dispatcher, type Output, Outputs } from "../src/index.js"
 
 export const options: DeliveryOptions = {
@@ -9,7 +9,9 @@ export const options: DeliveryOptions = {
   retry: { maxAttempts: 3, initialDelay: "100 millis", maxDelay: "1 second" },
   circuitBreaker: { failures: 100, resetAfter: "1 minute" },
   shutdownTimeout: "100 millis",
-  maxConcurrency: 4
+  maxConcurrency: 4,
+  // deterministic stepping with yieldNow/TestClock; the production scheduler is exercised by the app's tests
+  scheduler: Scheduler.defaultScheduler
 }
 
 export const MetricsTest = Metrics.layer({ falcoEventLabels: [], defaultMetrics: false })
