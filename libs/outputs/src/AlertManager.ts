@@ -3,9 +3,9 @@
  */
 import { Field, section } from "@sidekick/config"
 import { define, HttpTransport, originOf, OutputError, OutputInitError } from "@sidekick/delivery"
-import { type FalcoEvent, goJson, minimumPriorityRank, parsePriority, type Priority, rank } from "@sidekick/event"
+import { type FalcoEvent, goJson, parsePriority, type Priority, rank } from "@sidekick/event"
 import { Effect, Either } from "effect"
-import { httpCommonFields } from "./common.js"
+import { httpClientFor, httpCommonFields, httpOutput } from "./common.js"
 
 export const AlertManagerConfig = section("alertmanager", {
   hostport: Field.list([]),
@@ -222,19 +222,10 @@ export const AlertManager = define<AlertManagerConfig, HttpTransport>({
         return yield* Effect.fail(new OutputInitError({ output: "alertmanager", key: parsed.left.key, message: parsed.left.message }))
       }
       const options = parsed.right
-      const http = yield* (yield* HttpTransport).client({
-        output: "alertmanager",
-        checkCert: c.checkcert,
-        mutualTls: c.mutualtls,
-        customHeaders: c.customheaders
-      })
+      const http = yield* httpClientFor("alertmanager", c, { customHeaders: c.customheaders })
       const hosts = hostsOf(c)
       return {
-        name: "alertmanager",
-        minimumPriority: minimumPriorityRank(c.minimumpriority),
-        testRuleBypass: true,
-        maxConcurrentRequests: c.maxconcurrentrequests,
-        enforcesTimeout: true, // through HttpTransport
+        ...httpOutput("alertmanager", c),
         send: (events) => {
           const body = alertManagerBody(events[0], options)
           return Effect.forEach(

@@ -13,9 +13,9 @@ import {
   OutputInitError,
   statusError
 } from "@sidekick/delivery"
-import { eventPayload, type FalcoEvent, goJson, minimumPriorityRank } from "@sidekick/event"
+import { eventPayload, type FalcoEvent, goJson } from "@sidekick/event"
 import { Clock, Duration, Effect } from "effect"
-import { httpCommonFields } from "./common.js"
+import { httpClientFor, httpCommonFields, httpOutput } from "./common.js"
 
 export const ElasticsearchConfig = section("elasticsearch", {
   hostport: Field.string(),
@@ -226,10 +226,7 @@ export const Elasticsearch = define<ElasticsearchConfig, HttpTransport>({
   make: (c) =>
     Effect.gen(function*() {
       const useBasic = c.username !== "" && c.password !== ""
-      const http = yield* (yield* HttpTransport).client({
-        output: "elasticsearch",
-        checkCert: c.checkcert,
-        mutualTls: c.mutualtls,
+      const http = yield* httpClientFor("elasticsearch", c, {
         customHeaders: c.customheaders,
         ...(useBasic ? { basicAuth: { user: c.username, password: c.password } } : {})
       })
@@ -267,11 +264,7 @@ export const Elasticsearch = define<ElasticsearchConfig, HttpTransport>({
         })
 
       return {
-        name: "elasticsearch",
-        minimumPriority: minimumPriorityRank(c.minimumpriority),
-        testRuleBypass: true,
-        maxConcurrentRequests: c.maxconcurrentrequests,
-        enforcesTimeout: true, // through HttpTransport
+        ...httpOutput("elasticsearch", c),
         ...(c.batching.enabled
           ? { batch: { maxEvents: bulkMaxEvents(batchSize), interval: Duration.decode(c.batching.flushinterval) } }
           : {}),

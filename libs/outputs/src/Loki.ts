@@ -5,9 +5,9 @@
  */
 import { Field, section } from "@sidekick/config"
 import { define, HttpTransport, type Output, type OutputInitError } from "@sidekick/delivery"
-import { eventJson, type FalcoEvent, goJson, minimumPriorityRank } from "@sidekick/event"
+import { eventJson, type FalcoEvent, goJson } from "@sidekick/event"
 import { Duration, Effect, type Scope } from "effect"
-import { GlobalFieldKeys, type GlobalFieldKeysShape, httpCommonFields } from "./common.js"
+import { GlobalFieldKeys, type GlobalFieldKeysShape, httpClientFor, httpCommonFields, httpOutput } from "./common.js"
 
 export const LokiConfig = section("loki", {
   hostport: Field.string(),
@@ -103,14 +103,7 @@ export const makeLoki = (
 ): Effect.Effect<Output, OutputInitError, HttpTransport | Scope.Scope> =>
   Effect.gen(function*() {
     const basicAuth = c.user !== "" && c.apikey !== "" ? { basicAuth: { user: c.user, password: c.apikey } } : {}
-    const http = yield* (yield* HttpTransport).client({
-      output: "loki",
-      checkCert: c.checkcert,
-      mutualTls: c.mutualtls,
-      customHeaders: c.customheaders,
-      contentType: "application/json",
-      ...basicAuth
-    })
+    const http = yield* httpClientFor("loki", c, { customHeaders: c.customheaders, contentType: "application/json", ...basicAuth })
     const options: LokiPayloadOptions = {
       format: c.format.toLowerCase() === "json" ? "json" : "text",
       labelFields: lokiLabelFields(c, keys)
@@ -118,11 +111,7 @@ export const makeLoki = (
     const headers: Record<string, string> = c.tenant !== "" ? { "X-Scope-OrgID": c.tenant } : {}
     const url = c.hostport + c.endpoint
     return {
-      name: "loki",
-      minimumPriority: minimumPriorityRank(c.minimumpriority),
-      testRuleBypass: true,
-      maxConcurrentRequests: c.maxconcurrentrequests,
-      enforcesTimeout: true, // through HttpTransport
+      ...httpOutput("loki", c),
       ...(c.batching.enabled
         ? { batch: { maxEvents: c.batching.maxevents, interval: Duration.decode(c.batching.flushinterval) } }
         : {}),

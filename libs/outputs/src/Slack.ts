@@ -7,12 +7,11 @@ import {
   type GoTemplate,
   goJson,
   goTimeString,
-  minimumPriorityRank,
   type Priority,
   templateData
 } from "@sidekick/event"
 import { Effect, Either } from "effect"
-import { httpCommonFields } from "./common.js"
+import { httpClientFor, httpCommonFields, httpOutput } from "./common.js"
 
 export const defaultSlackFooter = "https://github.com/falcosecurity/falcosidekick"
 export const defaultSlackIcon = "https://raw.githubusercontent.com/falcosecurity/falcosidekick/master/imgs/falcosidekick_color.png"
@@ -137,7 +136,7 @@ export const Slack = define<SlackConfig, HttpTransport>({
   make: (c) =>
     Effect.gen(function*() {
       const messageformat = yield* compileSlackTemplate("slack", "slack.messageformat", c.messageformat)
-      const http = yield* (yield* HttpTransport).client({ output: "slack", checkCert: c.checkcert, mutualTls: c.mutualtls })
+      const http = yield* httpClientFor("slack", c)
       const options: SlackPayloadOptions = {
         outputformat: c.outputformat,
         footer: c.footer,
@@ -147,11 +146,7 @@ export const Slack = define<SlackConfig, HttpTransport>({
         messageformat
       }
       return {
-        name: "slack",
-        minimumPriority: minimumPriorityRank(c.minimumpriority),
-        testRuleBypass: true,
-        maxConcurrentRequests: c.maxconcurrentrequests,
-        enforcesTimeout: true, // through HttpTransport
+        ...httpOutput("slack", c),
         send: (events) => http.send({ url: c.webhookurl, body: slackBody(events[0], options) }).pipe(Effect.asVoid)
       }
     })

@@ -1,9 +1,9 @@
 /** Webhook (catalog §9.1): the canonical event JSON POSTed (or PUT) to `address`. */
 import { Field, section } from "@sidekick/config"
 import { define, HttpTransport } from "@sidekick/delivery"
-import { eventJson, type FalcoEvent, minimumPriorityRank } from "@sidekick/event"
+import { eventJson, type FalcoEvent } from "@sidekick/event"
 import { Effect } from "effect"
-import { httpCommonFields } from "./common.js"
+import { httpClientFor, httpCommonFields, httpOutput } from "./common.js"
 
 export const WebhookConfig = section("webhook", {
   address: Field.string(),
@@ -25,19 +25,10 @@ export const Webhook = define<WebhookConfig, HttpTransport>({
   enabled: (c) => c.address !== "",
   make: (c) =>
     Effect.gen(function*() {
-      const http = yield* (yield* HttpTransport).client({
-        output: "webhook",
-        checkCert: c.checkcert,
-        mutualTls: c.mutualtls,
-        customHeaders: c.customheaders
-      })
+      const http = yield* httpClientFor("webhook", c, { customHeaders: c.customheaders })
       const method = webhookMethod(c.method)
       return {
-        name: "webhook",
-        minimumPriority: minimumPriorityRank(c.minimumpriority),
-        testRuleBypass: true,
-        maxConcurrentRequests: c.maxconcurrentrequests,
-        enforcesTimeout: true, // through HttpTransport
+        ...httpOutput("webhook", c),
         send: (events) => http.send({ url: c.address, method, body: webhookBody(events[0]) }).pipe(Effect.asVoid)
       }
     })

@@ -3,7 +3,34 @@
  * turn into labels.
  */
 import { Field } from "@sidekick/config"
-import { Context, Layer } from "effect"
+import { type HttpClientOptions, HttpTransport, type OutputHttpClient, type OutputInitError } from "@sidekick/delivery"
+import { minimumPriorityRank } from "@sidekick/event"
+import { Context, Effect, Layer, type Scope } from "effect"
+
+/** the decoded "+H" keys */
+export interface HttpCommonConfig {
+  readonly checkcert: boolean
+  readonly mutualtls: boolean
+  readonly maxconcurrentrequests: number
+  readonly minimumpriority: string
+}
+
+/** What every HTTP output's Output shares, from its "+H" keys. */
+export const httpOutput = (name: string, c: HttpCommonConfig) => ({
+  name,
+  minimumPriority: minimumPriorityRank(c.minimumpriority),
+  testRuleBypass: true,
+  maxConcurrentRequests: c.maxconcurrentrequests,
+  enforcesTimeout: true // the HttpTransport ends an attempt at the Dispatcher's timeout
+})
+
+/** The output's client from the shared HttpTransport, with its checkcert/mutualtls and its own options. */
+export const httpClientFor = (
+  name: string,
+  c: HttpCommonConfig,
+  options: Omit<HttpClientOptions, "output" | "checkCert" | "mutualTls"> = {}
+): Effect.Effect<OutputHttpClient, OutputInitError, HttpTransport | Scope.Scope> =>
+  Effect.flatMap(HttpTransport, (t) => t.client({ output: name, checkCert: c.checkcert, mutualTls: c.mutualtls, ...options }))
 
 /** falcosidekick's "+H" keys: checkcert, mutualtls, maxconcurrentrequests, minimumpriority */
 export const httpCommonFields = () => ({

@@ -47,49 +47,34 @@ export const make = (options: MetricsOptions) =>
     const registry = new Prom.Registry()
     if (options.defaultMetrics !== false) Prom.collectDefaultMetrics({ register: registry })
 
-    const inputs = new Prom.Counter({
-      name: "falcosecurity_falcosidekick_inputs_total",
-      help: "Number of times an input is received",
-      labelNames: ["source", "status"],
-      registers: [registry]
-    })
-    const outputs = new Prom.Counter({
-      name: "falcosecurity_falcosidekick_outputs_total",
-      help: "Number of delivery attempts per output and status",
-      labelNames: ["destination", "status"],
-      registers: [registry]
-    })
+    const counter = <L extends string>(name: string, help: string, labelNames: ReadonlyArray<L>) =>
+      new Prom.Counter<L>({ name, help, labelNames, registers: [registry] })
+
+    const inputs = counter("falcosecurity_falcosidekick_inputs_total", "Number of times an input is received", [
+      "source",
+      "status"
+    ])
+    const outputs = counter("falcosecurity_falcosidekick_outputs_total", "Number of delivery attempts per output and status", [
+      "destination",
+      "status"
+    ])
     const falcoEventLabelNames = [...fixedFalcoEventLabels, ...options.falcoEventLabels]
-    const falcoEvents = new Prom.Counter({
-      name: "falcosecurity_falcosidekick_falco_events_total",
-      help: "Number of accepted Falco events",
-      labelNames: falcoEventLabelNames,
-      registers: [registry]
-    })
-    const ingestRejected = new Prom.Counter({
-      name: "sidekick_ingest_rejected_total",
-      help: "Requests to the event endpoint that were refused, by reason",
-      labelNames: ["reason"],
-      registers: [registry]
-    })
-    const retries = new Prom.Counter({
-      name: "sidekick_output_retries_total",
-      help: "Delivery attempts that were retried",
-      labelNames: ["destination"],
-      registers: [registry]
-    })
-    const delivered = new Prom.Counter({
-      name: "sidekick_output_delivered_total",
-      help: "Events delivered per output",
-      labelNames: ["destination"],
-      registers: [registry]
-    })
-    const dropped = new Prom.Counter({
-      name: "sidekick_output_dropped_total",
-      help: "Events an output will never deliver, by reason",
-      labelNames: ["destination", "reason"],
-      registers: [registry]
-    })
+    const falcoEvents = counter(
+      "falcosecurity_falcosidekick_falco_events_total",
+      "Number of accepted Falco events",
+      falcoEventLabelNames
+    )
+    const ingestRejected = counter(
+      "sidekick_ingest_rejected_total",
+      "Requests to the event endpoint that were refused, by reason",
+      ["reason"]
+    )
+    const retries = counter("sidekick_output_retries_total", "Delivery attempts that were retried", ["destination"])
+    const delivered = counter("sidekick_output_delivered_total", "Events delivered per output", ["destination"])
+    const dropped = counter("sidekick_output_dropped_total", "Events an output will never deliver, by reason", [
+      "destination",
+      "reason"
+    ])
     const latency = new Prom.Histogram({
       name: "sidekick_output_delivery_duration_seconds",
       help: "Time from an event's acceptance to its delivery (or final failure), per output",
@@ -100,39 +85,26 @@ export const make = (options: MetricsOptions) =>
 
     // Gauges read the pipeline's state when scraped instead of being updated on every event.
     const snapshots: Array<() => ReadonlyArray<LaneSnapshot>> = []
-    const eachLane = (f: (lane: LaneSnapshot) => void) => {
-      for (const snapshot of snapshots) for (const lane of snapshot()) f(lane)
-    }
-    new Prom.Gauge({
-      name: "sidekick_output_queue_depth",
-      help: "Events waiting in an output's queue",
-      labelNames: ["destination"],
-      registers: [registry],
-      collect() {
-        this.reset()
-        eachLane((lane) => this.set({ destination: lane.destination }, lane.depth))
-      }
-    })
-    new Prom.Gauge({
-      name: "sidekick_output_queue_capacity",
-      help: "Capacity of an output's queue",
-      labelNames: ["destination"],
-      registers: [registry],
-      collect() {
-        this.reset()
-        eachLane((lane) => this.set({ destination: lane.destination }, lane.capacity))
-      }
-    })
-    new Prom.Gauge({
-      name: "sidekick_output_circuit_state",
-      help: "Circuit breaker state per output: 0 closed, 1 half-open, 2 open",
-      labelNames: ["destination"],
-      registers: [registry],
-      collect() {
-        this.reset()
-        eachLane((lane) => this.set({ destination: lane.destination }, lane.circuit))
-      }
-    })
+    const laneGauge = (name: string, help: string, read: (lane: LaneSnapshot) => number) =>
+      new Prom.Gauge({
+        name,
+        help,
+        labelNames: ["destination"],
+        registers: [registry],
+        collect() {
+          this.reset()
+          for (const snapshot of snapshots) {
+            for (const lane of snapshot()) this.set({ destination: lane.destination }, read(lane))
+          }
+        }
+      })
+    laneGauge("sidekick_output_queue_depth", "Events waiting in an output's queue", (lane) => lane.depth)
+    laneGauge("sidekick_output_queue_capacity", "Capacity of an output's queue", (lane) => lane.capacity)
+    laneGauge(
+      "sidekick_output_circuit_state",
+      "Circuit breaker state per output: 0 closed, 1 half-open, 2 open",
+      (lane) => lane.circuit
+    )
 
     // expvar-style counters, with falcosidekick's names, for /debug/vars
     const requests = { accepted: 0, rejected: 0, total: 0 }
