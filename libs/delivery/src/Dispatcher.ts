@@ -7,7 +7,7 @@
  */
 import { type FalcoEvent, rank } from "@sidekick/event"
 import { type LaneSnapshot, Metrics } from "@sidekick/telemetry"
-import { Clock, Context, Data, Duration, Effect, FiberRef, Layer, Queue, Schedule, Scheduler, type Scope, type Tracer } from "effect"
+import { Cause, Clock, Context, Data, Duration, Effect, FiberRef, Layer, Option, Queue, Schedule, Scheduler, type Scope, type Tracer } from "effect"
 import type { NonEmptyReadonlyArray } from "effect/Array"
 import * as CircuitBreaker from "./CircuitBreaker.js"
 import { currentAttemptTimeout, type Output, OutputError, Outputs } from "./Output.js"
@@ -203,20 +203,16 @@ const makeLane = (output: Output, options: DeliveryOptions) =>
         Effect.matchCauseEffect({
           onSuccess: () => Effect.sync(() => instruments.delivered(events.length, age())),
           onFailure: (cause) => {
-            if (cause._tag === "Interrupt" || (cause._tag !== "Fail" && cause._tag !== "Die" && cause._tag !== "Sequential" && cause._tag !== "Parallel")) {
-              return Effect.failCause(cause)
-            }
-            const failure = cause._tag === "Fail" ? cause.error : undefined
-            const reason = failure && !failure.retryable ? "rejected" : "retries_exhausted"
+            if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause)
+            const failure = Option.getOrUndefined(Cause.failureOption(cause))
+            const reason = failure === undefined ? "defect" : failure.retryable ? "retries_exhausted" : "rejected"
             instruments.dropped(reason, events.length)
             instruments.failed(events.length, age())
-            return Effect.logError(
-              `${events.length === 1 ? "event" : `${events.length} events`} dropped (${reason}): ${
-                failure ? failure.message : "unexpected failure"
-              }`
-            ).pipe(
+            const what = events.length === 1 ? "event" : `${events.length} events`
+            return Effect.logError(`${what} dropped (${reason}): ${failure ? failure.message : "unexpected failure"}`).pipe(
               Effect.annotateLogs({ output: output.name, rule: events[0].rule }),
-              failure ? (e) => e : Effect.annotateLogs("cause", String(cause))
+              // a defect (a bug in an output) is logged with its cause, not swallowed
+              failure ? (log) => log : Effect.annotateLogs("defect", Cause.pretty(cause))
             )
           }
         })
@@ -232,12 +228,12 @@ const makeLane = (output: Output, options: DeliveryOptions) =>
       inFlight++
       const batch: Array<Envelope> = [first]
       if (maxEvents === 1) return batch as unknown as NonEmptyReadonlyArray<Envelope>
-      const deadline = performance.now() + intervalMillis
+      const deadline = (yield* Clock.currentTimeMillis) + intervalMillis
       while (batch.length < maxEvents) {
         const more = yield* Queue.takeUpTo(queue, maxEvents - batch.length)
         inFlight += more.length
         for (const e of more) batch.push(e)
-        const remaining = deadline - performance.now()
+        const remaining = deadline - (yield* Clock.currentTimeMillis)
         if (batch.length >= maxEvents || remaining <= 0) break
         const next = yield* Effect.timeout(Queue.take(queue), Duration.millis(remaining)).pipe(Effect.option)
         if (next._tag === "None") break

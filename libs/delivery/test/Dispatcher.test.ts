@@ -142,6 +142,21 @@ describe("Dispatcher", () => {
       }).pipe(Effect.provide(dispatcherLayer([s.out])))
     }))
 
+  it.effect("a defect in an output is counted and logged, and the lane keeps working", () =>
+    Effect.gen(function*() {
+      let calls = 0
+      const buggy = output("buggy", () => Effect.suspend(() => (++calls === 1 ? Effect.die(new Error("bug")) : Effect.void)))
+      yield* Effect.gen(function*() {
+        const d = yield* Dispatcher
+        d.unsafePublish(ev("first"), undefined)
+        d.unsafePublish(ev("second"), undefined)
+        yield* TestClock.adjust("1 millis")
+        expect(calls).toBe(2)
+        expect(yield* sample("sidekick_output_dropped_total", { destination: "buggy", reason: "defect" })).toBe(1)
+        expect(yield* sample("sidekick_output_delivered_total", { destination: "buggy" })).toBe(1)
+      }).pipe(Effect.provide(dispatcherLayer([buggy])))
+    }))
+
   it.effect("a hung attempt times out and is retried", () =>
     Effect.gen(function*() {
       const s = scripted("slow", ["hang", "ok"])
