@@ -1,7 +1,9 @@
 // Loopback benchmark, one run: the bare node:http ceiling, then Sidekick's POST / with one webhook
 // output, then with ten output destinations (Slack, Loki, Elasticsearch, webhook, AlertManager x6),
 // all delivering to a local sink process. Prints req/s as a ratio to the ceiling, p99 latency and
-// the Sidekick process's peak RSS. Usage (repo root): npm run bench [-- seconds connections]
+// the Sidekick process's peak RSS. Usage (repo root): npm run bench [-- seconds connections [rate]]
+// Without a rate the load is closed-loop (as fast as answers come); with one, autocannon offers that many
+// requests per second in all, which shows whether a rate is sustained (no 503, the sink keeps up).
 import autocannon from "autocannon"
 import { fork } from "node:child_process"
 import { readFileSync } from "node:fs"
@@ -10,6 +12,7 @@ import { fileURLToPath } from "node:url"
 const here = (p) => fileURLToPath(new URL(p, import.meta.url))
 const seconds = Number(process.argv[2] ?? 10)
 const connections = Number(process.argv[3] ?? 50)
+const rate = process.argv[4] === undefined ? undefined : Number(process.argv[4])
 const body = readFileSync(here("./sample-event.json"), "utf8")
 const children = []
 process.on("exit", () => children.forEach((c) => c.kill("SIGKILL")))
@@ -53,7 +56,8 @@ const load = async (url, duration) => {
     headers: { "content-type": "application/json", "user-agent": "falcosecurity/falco" },
     body,
     connections,
-    duration
+    duration,
+    ...(rate === undefined ? {} : { overallRate: rate })
   })
   return {
     rps: result.requests.total / duration,
@@ -106,7 +110,9 @@ results.push({ ...(await measure("sidekick, 10 destinations", "http://127.0.0.1:
 ten.child.kill("SIGTERM")
 
 const ceiling = results[0].ok
-console.log(`\nloopback, ${connections} connections, ${seconds}s per target, node ${process.version}`)
+console.log(
+  `\nloopback, ${connections} connections, ${rate === undefined ? "closed loop" : `${rate} req/s offered`}, ${seconds}s per target, node ${process.version}`
+)
 console.log("2xx/s: requests answered 200 (accepted); ratio: 2xx/s to the ceiling's; sink req/s: requests the outputs made")
 console.log(
   "target".padEnd(36), "req/s".padStart(8), "2xx/s".padStart(8), "ratio".padStart(7), "p99 ms".padStart(7),

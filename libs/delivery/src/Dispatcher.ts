@@ -128,8 +128,10 @@ const makeLane = (output: Output, options: DeliveryOptions) =>
       message: `no answer within ${Duration.format(Duration.decode(options.timeout))}`
     })
     const timeout = Duration.decode(options.timeout)
+    // An output that enforces the timeout itself reads it from currentAttemptTimeout, set once per worker
+    // below; the others get a race against a timer (two fibers per attempt).
     const timed = output.enforcesTimeout
-      ? <A>(send: Effect.Effect<A, OutputError>) => Effect.locally(send, currentAttemptTimeout, timeout)
+      ? <A>(send: Effect.Effect<A, OutputError>) => send
       : <A>(send: Effect.Effect<A, OutputError>) => Effect.timeoutFail(send, { duration: timeout, onTimeout: () => timeoutError })
     // events taken from the queue and not yet delivered or dropped: a drain must wait for them too
     let inFlight = 0
@@ -168,17 +170,17 @@ const makeLane = (output: Output, options: DeliveryOptions) =>
         if (n > 1) instruments.retried()
         return breaker.protect(timed(output.send(events)))
           .pipe(
-            Effect.tapBoth({
-              onSuccess: () => Effect.sync(() => instruments.attempt("ok")),
-              onFailure: (error) =>
-                Effect.zipRight(
-                  Effect.sync(() => instruments.attempt("error")),
-                  Effect.annotateCurrentSpan({
-                    "sidekick.outcome": error.retryable ? "retryable_error" : "permanent_error",
-                    "sidekick.error.reason": error.reason,
-                    "sidekick.error.message": error.message
-                  })
-                )
+            Effect.tapErrorCause((cause) => {
+              if (Cause.isInterruptedOnly(cause)) return Effect.void
+              instruments.attempt("error")
+              const error = Option.getOrUndefined(Cause.failureOption(cause))
+              return tracing && error
+                ? Effect.annotateCurrentSpan({
+                  "sidekick.outcome": error.retryable ? "retryable_error" : "permanent_error",
+                  "sidekick.error.reason": error.reason,
+                  "sidekick.error.message": error.message
+                })
+                : Effect.void
             }),
             traced(n, events.length, links, batch[0].parent)
           )
@@ -201,7 +203,11 @@ const makeLane = (output: Output, options: DeliveryOptions) =>
       return once.pipe(
         Effect.catchIf((e) => e.retryable && options.retry.maxAttempts > 1, retried),
         Effect.matchCauseEffect({
-          onSuccess: () => Effect.sync(() => instruments.delivered(events.length, age())),
+          onSuccess: () =>
+            Effect.sync(() => {
+              instruments.attempt("ok")
+              instruments.delivered(events.length, age())
+            }),
           onFailure: (cause) => {
             if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause)
             const failure = Option.getOrUndefined(Cause.failureOption(cause))
@@ -245,7 +251,8 @@ const makeLane = (output: Output, options: DeliveryOptions) =>
 
     const worker = takeBatch.pipe(
       Effect.flatMap((batch) => Effect.ensuring(deliver(batch), Effect.sync(() => (inFlight -= batch.length)))),
-      Effect.forever
+      Effect.forever,
+      Effect.locally(currentAttemptTimeout, timeout)
     )
     const workers = output.maxConcurrentRequests > 0 ? output.maxConcurrentRequests : options.maxConcurrency
     yield* Effect.forkScoped(
