@@ -12,10 +12,13 @@ import { version } from "./Version.js"
 
 /** one line for any start-up failure: config, labels, output init, listen */
 const describe = (error: unknown): string => {
-  if (typeof error === "object" && error !== null && "message" in error && typeof error.message === "string") {
-    return error.message
+  if (typeof error !== "object" || error === null || !("message" in error) || typeof error.message !== "string") {
+    return String(error)
   }
-  return String(error)
+  // an output that cannot start is named the way falcosidekick names outputs in its logs
+  return "_tag" in error && error._tag === "OutputInitError" && "output" in error
+    ? `${String(error.output)} - ${error.message}`
+    : error.message
 }
 
 const program = Effect.gen(function*() {

@@ -63,6 +63,13 @@ describe("the sidekick process", () => {
       expect(r.output()).toMatch(/\[ERROR\] : .*listenport.*LISTENPORT.*99999/)
     }))
 
+  it.live("refuses to start when an output cannot start, naming the output", () =>
+    Effect.gen(function*() {
+      const r = run([], { ELASTICSEARCH_HOSTPORT: "http://127.0.0.1:1", ELASTICSEARCH_CREATEINDEXTEMPLATE: "true" })
+      expect(yield* Effect.promise(() => r.exited)).toBe(1)
+      expect(r.output()).toMatch(/\[ERROR\] : elasticsearch - .*index template.*ECONNREFUSED/)
+    }))
+
   it.live("refuses to start on an unknown flag and on a missing config file", () =>
     Effect.gen(function*() {
       const flag = run(["--bogus"], {})

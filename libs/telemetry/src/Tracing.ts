@@ -28,7 +28,7 @@ export const traceExporterFromEnv: Effect.Effect<Option.Option<TraceExporterKind
     if (exporter === "console") return Option.some("console")
     if (exporter !== undefined && exporter !== "otlp") {
       return yield* Effect.fail(
-        ConfigError.InvalidData(["OTEL_TRACES_EXPORTER"], `expected otlp, console or none, got "${exporter}"`)
+        ConfigError.InvalidData(["OTEL_TRACES_EXPORTER"], `OTEL_TRACES_EXPORTER: expected otlp, console or none, got "${exporter}"`)
       )
     }
     const endpoint = Option.orElse(yield* env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"), () => Option.none<string>())
@@ -46,7 +46,7 @@ export const traceExporterFromEnv: Effect.Effect<Option.Option<TraceExporterKind
         return yield* Effect.fail(
           ConfigError.InvalidData(
             ["OTEL_EXPORTER_OTLP_PROTOCOL"],
-            `expected http/protobuf or http/json (gRPC is not bundled), got "${chosen}"`
+            `OTEL_EXPORTER_OTLP_PROTOCOL: expected http/protobuf or http/json (gRPC is not bundled), got "${chosen}"`
           )
         )
     }
