@@ -1,5 +1,5 @@
-// Loopback benchmark, one run: the bare node:http ceiling, then Sidekick's POST / with one webhook
-// output, then with ten output destinations (Slack, Loki, Elasticsearch, webhook, AlertManager x6),
+// Loopback benchmark, one run: the bare node:http ceiling, then Sidekick's POST / with no output
+// (what the prototype measured), with one webhook output, then with ten output destinations (Slack, Loki, Elasticsearch, webhook, AlertManager x6),
 // all delivering to a local sink process. Prints req/s as a ratio to the ceiling, p99 latency and
 // the Sidekick process's peak RSS. Usage (repo root): npm run bench [-- seconds connections [rate]]
 // Without a rate the load is closed-loop (as fast as answers come); with one, autocannon offers that many
@@ -88,6 +88,10 @@ bare.child.kill()
 
 const app = here("../../apps/sidekick/dist/main.mjs")
 const common = { LISTENADDRESS: "127.0.0.1", OTEL_SDK_DISABLED: "true" }
+
+const none = await start(app, [], { ...common, LISTENPORT: "2896" }, "listening")
+results.push({ ...(await measure("sidekick, no output (ingest only)", "http://127.0.0.1:2896/")), rss: peakRss(none.child.pid) })
+none.child.kill("SIGTERM")
 
 const one = await start(app, [], { ...common, LISTENPORT: "2898", WEBHOOK_ADDRESS: `${sink}/webhook`, WEBHOOK_MAXCONCURRENTREQUESTS: "32" }, "listening")
 results.push({ ...(await measure("sidekick, 1 webhook output", "http://127.0.0.1:2898/")), rss: peakRss(one.child.pid) })
