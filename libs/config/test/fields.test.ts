@@ -1,27 +1,16 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Either } from "effect"
+import { Duration, Effect } from "effect"
 import {
   ConfigError,
-  type ConfigSource,
   Field,
   makeSource,
   readSection,
-  readSectionEither,
-  section,
-  type Section,
-  sourceFromYaml
+  section
 } from "../src/index.js"
+import { failure, read, yaml } from "./support.js"
 
-const yaml = (text: string, env: Record<string, string> = {}): ConfigSource =>
-  Either.getOrThrow(sourceFromYaml(text, { env, file: "/etc/sk.yaml" }))
 
-const read = <A>(source: ConfigSource, s: Section<A>): A => Either.getOrThrow(readSectionEither(source, s))
 
-const failure = <A>(source: ConfigSource, s: Section<A>): ConfigError => {
-  const r = readSectionEither(source, s)
-  if (Either.isRight(r)) throw new Error(`expected a ConfigError, got ${JSON.stringify(r.right)}`)
-  return r.left
-}
 
 const Slack = section("slack", {
   webhookurl: Field.string("", { secret: true }),

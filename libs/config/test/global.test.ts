@@ -1,24 +1,16 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Either } from "effect"
+import { Duration } from "effect"
 import {
-  type ConfigError,
-  type ConfigSource,
   DeliveryConfig,
   describeConfig,
   Field,
   GlobalConfig,
   globalSections,
   makeSource,
-  readSectionEither,
-  section,
-  type Section,
-  sourceFromYaml
+  section
 } from "../src/index.js"
+import { failure, read, yaml } from "./support.js"
 
-const yaml = (text: string, env: Record<string, string> = {}): ConfigSource =>
-  Either.getOrThrow(sourceFromYaml(text, { env, file: "/etc/sk.yaml" }))
-const read = <A>(source: ConfigSource, s: Section<A>): A => Either.getOrThrow(readSectionEither(source, s))
-const failure = <A>(source: ConfigSource, s: Section<A>): ConfigError => Either.getOrThrow(Either.flip(readSectionEither(source, s)))
 
 describe("GlobalConfig", () => {
   it("falcosidekick's defaults", () => {
