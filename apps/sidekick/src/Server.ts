@@ -36,7 +36,8 @@ const controlPaths = new Set(["/ping", "/healthz", "/test", "/metrics", "/debug/
 
 const respond = (res: ServerResponse, outcome: IngestOutcome) => {
   if (outcome.status === 200) {
-    res.writeHead(200, { "content-length": "0" })
+    // end() without a body sets Content-Length: 0 itself, as falcosidekick's answer has
+    res.statusCode = 200
     res.end()
     return
   }

@@ -13,6 +13,8 @@ describe("HTTP contract", () => {
       const reply = yield* post(address.url, falcoEvent, { "content-type": "application/json", "user-agent": "falcosecurity/falco" })
       expect(reply.status).toBe(200)
       expect(reply.body).toBe("")
+      expect(reply.headers["content-length"]).toBe("0")
+      expect(reply.headers["content-type"]).toBeUndefined()
       const [req] = yield* hook.waitFor(1)
       expect(req!.method).toBe("POST")
       expect(req!.path).toBe("/falco")
