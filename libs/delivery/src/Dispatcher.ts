@@ -33,7 +33,7 @@ export interface DeliveryOptions {
   /** workers of an output whose maxconcurrentrequests is 0 (unlimited) */
   readonly maxConcurrency: number
   /**
-   * Where the lanes' fibers run. Default: batched on setImmediate (see `laneScheduler`). Unit tests pass
+   * Where the lanes' fibers run. Default: batched on setImmediate (see `makeLaneScheduler`). Unit tests pass
    * Effect's default scheduler, whose microtask turns `yieldNow` can step through deterministically.
    */
   readonly scheduler?: Scheduler.Scheduler
@@ -95,7 +95,7 @@ const circuitLevel = { Closed: 0, HalfOpen: 1, Open: 2 } as const
  * default): with dozens of workers waiting on I/O this cut the CPU per delivery by about a quarter
  * (tools/bench/lane.ts), and it lets the HTTP server's I/O in between batches.
  */
-export const laneScheduler = Scheduler.makeBatched((runBatch) => setImmediate(runBatch))
+export const makeLaneScheduler = (): Scheduler.Scheduler => Scheduler.makeBatched((runBatch) => setImmediate(runBatch))
 
 interface Lane {
   readonly output: Output
@@ -108,7 +108,7 @@ interface Lane {
   readonly countShutdownDrops: () => void
 }
 
-const makeLane = (output: Output, options: DeliveryOptions) =>
+const makeLane = (output: Output, options: DeliveryOptions, scheduler: Scheduler.Scheduler) =>
   Effect.gen(function*() {
     const metrics = yield* Metrics
     const instruments = metrics.output(output.name)
@@ -257,7 +257,7 @@ const makeLane = (output: Output, options: DeliveryOptions) =>
     const workers = output.maxConcurrentRequests > 0 ? output.maxConcurrentRequests : options.maxConcurrency
     yield* Effect.forkScoped(
       Effect.all(Array.from({ length: workers }, () => worker), { concurrency: "unbounded", discard: true }).pipe(
-        Effect.withScheduler(options.scheduler ?? laneScheduler)
+        Effect.withScheduler(scheduler)
       )
     )
 
@@ -310,7 +310,8 @@ export const make = (options: DeliveryOptions): Effect.Effect<DispatcherService,
   Effect.gen(function*() {
     const outputs = yield* Outputs
     const metrics = yield* Metrics
-    const lanes = yield* Effect.forEach(outputs, (output) => makeLane(output, options))
+    const scheduler = options.scheduler ?? makeLaneScheduler()
+    const lanes = yield* Effect.forEach(outputs, (output) => makeLane(output, options, scheduler))
     let closing = false
 
     const snapshot = () => lanes.map((lane) => lane.snapshot())

@@ -1,6 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import { makeReceiver, makeTlsMaterial, opensslAvailable, status } from "@sidekick/testing"
 import { Duration, Effect } from "effect"
+import { createServer, request as httpRequest } from "node:http"
+import { connect } from "node:net"
+import type { AddressInfo } from "node:net"
 import { type HttpClientOptions, HttpTransport, type TlsFiles } from "../src/index.js"
 
 const base: HttpClientOptions = { output: "webhook", checkCert: true, mutualTls: false }
@@ -10,7 +13,78 @@ const clientWith = (options: Partial<HttpClientOptions> = {}, tls?: TlsFiles) =>
     Effect.provide(HttpTransport.layer(tls))
   )
 
+/**
+ * A forward proxy on 127.0.0.1 that records what it was asked for: CONNECT tunnels (how undici's
+ * ProxyAgent reaches its targets) and absolute-form requests.
+ */
+const recordingProxy = Effect.acquireRelease(
+  Effect.async<{ url: string; seen: Array<string>; close: () => void }>((resume) => {
+    const seen: Array<string> = []
+    const server = createServer((req, res) => {
+      seen.push(`${req.method} ${req.url}`)
+      const target = new URL(req.url!)
+      const upstream = httpRequest(
+        { host: target.hostname, port: target.port, path: target.pathname + target.search, method: req.method, headers: req.headers },
+        (up) => {
+          res.writeHead(up.statusCode ?? 502, up.headers)
+          up.pipe(res)
+        }
+      )
+      req.pipe(upstream)
+    })
+    server.on("connect", (req, socket, head) => {
+      seen.push(`CONNECT ${req.url}`)
+      const [host, port] = req.url!.split(":")
+      const upstream = connect(Number(port), host, () => {
+        socket.write("HTTP/1.1 200 Connection Established\r\n\r\n")
+        upstream.write(head)
+        upstream.pipe(socket)
+        socket.pipe(upstream)
+      })
+      upstream.on("error", () => socket.destroy())
+      socket.on("error", () => upstream.destroy())
+    })
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as AddressInfo
+      resume(Effect.succeed({
+        url: `http://127.0.0.1:${port}`,
+        seen,
+        close: () => {
+          server.closeAllConnections()
+          server.close()
+        }
+      }))
+    })
+  }),
+  (proxy) => Effect.sync(proxy.close)
+)
+
+/** set an environment variable for the scope */
+const scopedEnv = (name: string, value: string) =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      const before = process.env[name]
+      process.env[name] = value
+      return before
+    }),
+    (before) => Effect.sync(() => (before === undefined ? delete process.env[name] : (process.env[name] = before)))
+  )
+
 describe("HttpTransport", () => {
+  it.scoped("goes through HTTP_PROXY when the environment names one, as Go's transport does", () =>
+    Effect.gen(function*() {
+      const receiver = yield* makeReceiver()
+      const proxy = yield* recordingProxy
+      yield* scopedEnv("HTTP_PROXY", proxy.url)
+      yield* scopedEnv("NO_PROXY", "")
+      const http = yield* clientWith()
+      yield* http.send({ url: `${receiver.url}/via-proxy`, body: "{}" })
+      const [req] = yield* receiver.waitFor(1)
+      expect(req!.path).toBe("/via-proxy")
+      expect(proxy.seen.length).toBeGreaterThan(0)
+      expect(proxy.seen[0]).toContain(`127.0.0.1:${receiver.port}`)
+    }))
+
   it.scoped("sends falcosidekick's default headers, the body as given, then customheaders over everything", () =>
     Effect.gen(function*() {
       const receiver = yield* makeReceiver()

@@ -43,36 +43,40 @@ const maxBodyInMessage = 300
 const proxyConfigured = () =>
   ["HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy"].some((name) => (process.env[name] ?? "") !== "")
 
-/** origin and path+query of a URL, cached: outputs send to a handful of URLs over and over */
 interface Target {
   readonly origin: string
   readonly path: string
   /** Basic credentials from the URL's userinfo, as Go's client sends them */
   readonly userinfo?: string
 }
-const splitCache = new Map<string, Target>()
-const splitUrl = (url: string): Target | undefined => {
-  const cached = splitCache.get(url)
-  if (cached) return cached
-  let parsed: URL
-  try {
-    parsed = new URL(url)
-  } catch {
-    return undefined
-  }
-  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") return undefined
-  const result: Target = parsed.username === ""
-    ? { origin: parsed.origin, path: `${parsed.pathname}${parsed.search}` }
-    : {
-      origin: parsed.origin,
-      path: `${parsed.pathname}${parsed.search}`,
-      userinfo: `Basic ${
-        Buffer.from(`${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}`).toString("base64")
-      }`
+
+/** origin and path+query of a URL; outputs send to a handful of URLs over and over, so each client caches them */
+const makeUrlSplitter = () => {
+  const cache = new Map<string, Target>()
+  return (url: string): Target | undefined => {
+    const cached = cache.get(url)
+    if (cached) return cached
+    let parsed: URL
+    try {
+      parsed = new URL(url)
+    } catch {
+      return undefined
     }
-  if (splitCache.size >= 1024) splitCache.clear()
-  splitCache.set(url, result)
-  return result
+    if (parsed.protocol !== "http:" && parsed.protocol !== "https:") return undefined
+    const path = `${parsed.pathname}${parsed.search}`
+    const result: Target = parsed.username === ""
+      ? { origin: parsed.origin, path }
+      : {
+        origin: parsed.origin,
+        path,
+        userinfo: `Basic ${
+          Buffer.from(`${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}`).toString("base64")
+        }`
+      }
+    if (cache.size >= 1024) cache.clear()
+    cache.set(url, result)
+    return result
+  }
 }
 
 /** scheme://host[:port] of a URL: for messages and spans, which must not leak a path, query or userinfo holding a token */
@@ -116,6 +120,7 @@ export const makeClient = (tls: TlsFiles) => (options: HttpClientOptions) =>
       : new Agent({ connect, keepAliveTimeout: 30_000 })
     yield* Effect.addFinalizer(() => Effect.promise(() => dispatcher.close()).pipe(Effect.ignore))
 
+    const splitUrl = makeUrlSplitter()
     const contentType = options.contentType ?? "application/json; charset=utf-8"
     const authorization = options.basicAuth
       ? `Basic ${Buffer.from(`${options.basicAuth.user}:${options.basicAuth.password}`).toString("base64")}`
