@@ -8,6 +8,7 @@ import { Dispatcher, HttpTransport, type Output, type OutputInitError, Outputs }
 import { GlobalFieldKeys } from "@sidekick/outputs"
 import { Metrics } from "@sidekick/telemetry"
 import { Data, Effect, Either, Layer } from "effect"
+import { readFileSync } from "node:fs"
 import { type AppConfig, tlsFiles } from "./AppConfig.js"
 import { makeFalcoEventLabels } from "./FalcoEventLabels.js"
 import { Ingest } from "./Ingest.js"
@@ -18,10 +19,45 @@ export class StartupError extends Data.TaggedError("StartupError")<{ readonly me
 export interface AppOverrides {
   /** listen here instead of listenaddress/listenport (tests use port 0) */
   readonly port?: number
+  /** the plain side server's port instead of tlsserver.notlsport */
+  readonly plainPort?: number
   readonly host?: string
   /** process_* / nodejs_* metrics; off in tests that start many apps */
   readonly defaultMetrics?: boolean
 }
+
+const readServerFile = (key: string, file: string) =>
+  Effect.try({
+    try: () => readFileSync(file, "utf8"),
+    catch: (e) => new StartupError({ message: `cannot read ${key} ${file}: ${(e as Error).message}` })
+  })
+
+/** falcosidekick's tlsserver.*: HTTPS, optional client certificates, some routes on a plain side server */
+const tlsServerOptions = (g: AppConfig["global"], overrides: AppOverrides) =>
+  Effect.gen(function*() {
+    const t = g.tlsserver
+    if (!t.deploy) {
+      if (t.mutualtls) yield* Effect.logWarning("tlsserver.mutualtls is true but tlsserver.deploy is false: serving plain HTTP")
+      return {}
+    }
+    const unknown = t.notlspaths.filter((p) => !(Server.routes as ReadonlyArray<string>).includes(p))
+    if (unknown.length > 0) {
+      return yield* new StartupError({
+        message: `tlsserver.notlspaths (TLSSERVER_NOTLSPATHS) has ${unknown.map((p) => `"${p}"`).join(", ")}: expected some of ${
+          Server.routes.join(", ")
+        }`
+      })
+    }
+    const tls = {
+      cert: yield* readServerFile("tlsserver.certfile", t.certfile),
+      key: yield* readServerFile("tlsserver.keyfile", t.keyfile),
+      ...(t.mutualtls ? { caCert: yield* readServerFile("tlsserver.cacertfile", t.cacertfile) } : {})
+    }
+    const plain = t.notlspaths.length > 0
+      ? { plain: { port: overrides.plainPort ?? t.notlsport, routes: t.notlspaths as ReadonlyArray<Server.Route> } }
+      : {}
+    return { tls, ...plain }
+  })
 
 /** One layer per enabled output, then the Outputs list in registry order. */
 const outputsLayer = (config: AppConfig) => {
@@ -69,7 +105,8 @@ export const appLayer = (config: AppConfig, overrides: AppOverrides = {}) =>
         host: overrides.host ?? g.listenaddress,
         port: overrides.port ?? g.listenport,
         maxBodyBytes: 10 * 1024 * 1024,
-        closeTimeout: "5 seconds"
+        closeTimeout: "5 seconds",
+        ...(yield* tlsServerOptions(g, overrides))
       })
       return server.pipe(Layer.provideMerge(ingest), Layer.provideMerge(core))
     })

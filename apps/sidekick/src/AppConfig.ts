@@ -15,7 +15,7 @@ import {
 } from "@sidekick/config"
 import type { DeliveryOptions, OverflowPolicy, TlsFiles } from "@sidekick/delivery"
 import { type RegisteredOutput, outputs as registry } from "@sidekick/outputs"
-import { Data, Effect } from "effect"
+import { Effect } from "effect"
 
 export interface EnabledOutput {
   readonly registered: RegisteredOutput
@@ -35,18 +35,9 @@ export const allSections: ReadonlyArray<AnySection> = [
   ...registry.map((r) => r.section as AnySection)
 ]
 
-/** A key Sidekick reads but does not implement yet: refusing beats silently serving plain HTTP. */
-export class UnsupportedConfigError extends Data.TaggedError("UnsupportedConfigError")<{ readonly message: string }> {}
-
-export const readAppConfig = (source: ConfigSource): Effect.Effect<AppConfig, ConfigError | UnsupportedConfigError> =>
+export const readAppConfig = (source: ConfigSource): Effect.Effect<AppConfig, ConfigError> =>
   Effect.gen(function*() {
     const global = yield* readSection(source, GlobalConfig)
-    if (global.tlsserver.deploy) {
-      return yield* new UnsupportedConfigError({
-        message:
-          "tlsserver.deploy (TLSSERVER_DEPLOY) = true is not supported yet: terminate TLS in front of Sidekick (Ingress, service mesh) and leave it false"
-      })
-    }
     const d = yield* readSection(source, DeliveryConfig)
     const enabled: Array<EnabledOutput> = []
     for (const registered of registry) {

@@ -9,16 +9,25 @@ import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platf
 import { NodeHttpServer } from "@effect/platform-node"
 import { testEventBody } from "@sidekick/event"
 import { Metrics } from "@sidekick/telemetry"
-import { Context, Duration, Effect, Layer } from "effect"
+import { Context, Data, Duration, Effect, Layer } from "effect"
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
+import { createServer as createHttpsServer } from "node:https"
 import type { AddressInfo } from "node:net"
 import { cpus } from "node:os"
 import { Ingest, type IngestOutcome } from "./Ingest.js"
+
+/** falcosidekick's route keys, the ones `tlsserver.notlspaths` may name */
+export const routes = ["/", "/ping", "/healthz", "/test", "/metrics"] as const
+export type Route = (typeof routes)[number]
 
 export interface ServerOptions {
   /** "" = all interfaces */
   readonly host: string
   readonly port: number
+  /** serve HTTPS (falcosidekick `tlsserver.deploy`); `caCert` set = require client certificates signed by it */
+  readonly tls?: { readonly cert: string; readonly key: string; readonly caCert?: string }
+  /** with TLS: these routes move to a plain HTTP server on `port` (falcosidekick `notlsport`/`notlspaths`) */
+  readonly plain?: { readonly port: number; readonly routes: ReadonlyArray<Route> }
   /** larger request bodies get 413 (falcosidekick had no limit) */
   readonly maxBodyBytes: number
   /** how long in-flight requests may finish once shutdown starts */
@@ -30,11 +39,13 @@ export class ServerAddress extends Context.Tag("@sidekick/app/ServerAddress")<Se
   readonly host: string
   readonly port: number
   readonly url: string
+  /** the plain HTTP side server, when TLS moved some routes there */
+  readonly plainUrl?: string
 }>() {}
 
 const controlPaths = new Set(["/ping", "/healthz", "/test", "/metrics", "/debug/vars"])
 
-const respond = (res: ServerResponse, outcome: IngestOutcome) => {
+const respond = (res: ServerResponse, outcome: IngestOutcome | { readonly status: 413; readonly message: string }) => {
   if (outcome.status === 200) {
     // end() without a body sets Content-Length: 0 itself, as falcosidekick's answer has
     res.statusCode = 200
@@ -109,7 +120,7 @@ const close = (server: Server, timeout: Duration.DurationInput) =>
     Effect.timeoutTo({ duration: timeout, onTimeout: () => server.closeAllConnections(), onSuccess: () => undefined })
   )
 
-export class ServerStartError extends Error {}
+export class ServerStartError extends Data.TaggedError("ServerStartError")<{ readonly message: string }> {}
 
 export const layer = (options: ServerOptions) =>
   Layer.scoped(
@@ -132,28 +143,59 @@ export const layer = (options: ServerOptions) =>
         })
         req.on("end", () => {
           if (size > maxBody) {
-            return respond(res, { status: 400, message: `request body larger than ${maxBody} bytes` })
+            return respond(res, { status: 413, message: `request body larger than ${maxBody} bytes` })
           }
           const body = chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks).toString("utf8")
           respond(res, ingest.handle(body, req.headers))
         })
       }
 
-      const server = createServer({ requestTimeout: 60_000, headersTimeout: 60_000, keepAliveTimeout: 60_000 }, (req, res) => {
+      // Go's ServeMux: the control paths are exact routes, "/" catches every other path. A server that
+      // does not serve a route hands its path to "/" if it serves that, else answers 404 (as Go does).
+      const handlerFor = (served: ReadonlySet<string>) => (req: IncomingMessage, res: ServerResponse) => {
         const url = req.url ?? "/"
         const q = url.indexOf("?")
         const path = q === -1 ? url : url.slice(0, q)
-        if (controlPaths.has(path)) control(req, res)
-        else onEvent(req, res)
-      })
-      const address = yield* Effect.acquireRelease(
-        listen(server, options.host, options.port).pipe(
-          Effect.mapError((e) => new ServerStartError(`cannot listen on ${options.host}:${options.port}: ${e.message}`))
-        ),
-        () => Effect.zipRight(Effect.logInfo("shutting down: no longer accepting events"), close(server, options.closeTimeout))
-      )
-      yield* Effect.logInfo(`Sidekick is up and listening on ${options.host}:${address.port}`)
+        if (controlPaths.has(path) && served.has(path)) return control(req, res)
+        if (served.has("/")) return onEvent(req, res)
+        req.resume()
+        res.writeHead(404, { "content-type": "text/plain; charset=utf-8" })
+        res.end("404 page not found\n")
+      }
+      const plainRoutes = new Set<string>(options.plain?.routes ?? [])
+      const mainRoutes = new Set<string>([...routes, "/debug/vars"].filter((r) => !plainRoutes.has(r)))
+      const serverOptions = { requestTimeout: 60_000, headersTimeout: 60_000, keepAliveTimeout: 60_000 }
+      const tls = options.tls
+      const server: Server = tls
+        ? createHttpsServer({
+          ...serverOptions,
+          cert: tls.cert,
+          key: tls.key,
+          minVersion: "TLSv1.2",
+          ...(tls.caCert ? { ca: tls.caCert, requestCert: true, rejectUnauthorized: true } : {})
+        }, handlerFor(mainRoutes))
+        : createServer(serverOptions, handlerFor(mainRoutes))
+      const serve = (s: Server, port: number) =>
+        Effect.acquireRelease(
+          listen(s, options.host, port).pipe(
+            Effect.mapError((e) => new ServerStartError({ message: `cannot listen on ${options.host}:${port}: ${e.message}` }))
+          ),
+          () => close(s, options.closeTimeout)
+        )
+      yield* Effect.addFinalizer(() => Effect.logInfo("shutting down: no longer accepting events"))
+      const address = yield* serve(server, options.port)
+      if (tls && options.plain && plainRoutes.size > 0) {
+        const side = yield* serve(createServer(serverOptions, handlerFor(plainRoutes)), options.plain.port)
+        yield* Effect.logInfo(
+          `Sidekick is up and listening on ${options.host}:${address.port} for TLS and ${options.host}:${side.port} for non-TLS (${
+            [...plainRoutes].join(", ")
+          })`
+        )
+        const host = options.host === "" ? "127.0.0.1" : options.host
+        return { host, port: address.port, url: `https://${host}:${address.port}`, plainUrl: `http://${host}:${side.port}` }
+      }
+      yield* Effect.logInfo(`Sidekick is up and listening on ${options.host}:${address.port}${tls ? " (TLS)" : ""}`)
       const host = options.host === "" ? "127.0.0.1" : options.host
-      return { host, port: address.port, url: `http://${host.includes(":") ? `[${host}]` : host}:${address.port}` }
+      return { host, port: address.port, url: `${tls ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${address.port}` }
     })
   )

@@ -9,7 +9,7 @@ export const startApp = (options: { tree?: Record<string, unknown>; env?: Record
   Effect.gen(function*() {
     const source = makeSource({ tree: options.tree ?? {}, env: options.env ?? {} })
     const config = yield* readAppConfig(source)
-    const context = yield* Layer.build(appLayer(config, { port: 0, host: "127.0.0.1", defaultMetrics: false }))
+    const context = yield* Layer.build(appLayer(config, { port: 0, plainPort: 0, host: "127.0.0.1", defaultMetrics: false }))
     return { address: context.pipe((c) => c.unsafeMap.get(ServerAddress.key) as ServerAddress["Type"]), context }
   })
 
