@@ -4,8 +4,8 @@
  * drains the queues within delivery.shutdowntimeout, then closes the outputs.
  */
 import { enrichmentOptions } from "@sidekick/config"
-import { Dispatcher, HttpTransport, type Output, type OutputInitError, Outputs } from "@sidekick/delivery"
-import { GlobalFieldKeys } from "@sidekick/outputs"
+import { Dispatcher, HttpTransport, type OutputInitError, Outputs } from "@sidekick/delivery"
+import { GlobalFieldKeys, type OutputServices } from "@sidekick/outputs"
 import { Metrics } from "@sidekick/telemetry"
 import { Data, Effect, Either, Layer } from "effect"
 import { readFileSync } from "node:fs"
@@ -60,12 +60,10 @@ const tlsServerOptions = (g: AppConfig["global"], overrides: AppOverrides) =>
   })
 
 /** One layer per enabled output, then the Outputs list in registry order. */
-const outputsLayer = (config: AppConfig) => {
-  const layers = config.outputs.map((o) => o.registered.definition.layer(o.config))
-  const all = layers.reduce<Layer.Layer<Output, any, any>>((acc, l) => Layer.merge(acc, l), Layer.empty as any)
-  return Layer.effect(Outputs, Effect.all(config.outputs.map((o) => o.registered.definition.tag))).pipe(
-    Layer.provide(all)
-  ) as Layer.Layer<Outputs, OutputInitError, HttpTransport | GlobalFieldKeys>
+const outputsLayer = (config: AppConfig): Layer.Layer<Outputs, OutputInitError, OutputServices> => {
+  const collect = Layer.effect(Outputs, Effect.all(config.outputs.map((o) => o.registered.definition.tag)))
+  const [first, ...rest] = config.outputs.map((o) => o.registered.definition.layer(o.config))
+  return first === undefined ? Layer.succeed(Outputs, []) : Layer.provide(collect, Layer.mergeAll(first, ...rest))
 }
 
 export const appLayer = (config: AppConfig, overrides: AppOverrides = {}) =>
