@@ -1,12 +1,13 @@
 // Loopback benchmark, one run: the bare node:http ceiling, then Sidekick's POST / with no output
-// (what the prototype measured), with one webhook output, then with ten output destinations (Slack, Loki, Elasticsearch, webhook, AlertManager x6),
+// (what the prototype measured), with one webhook output (one process, then two sharing the port), then
+// with ten output destinations (Slack, Loki, Elasticsearch, webhook, AlertManager x6),
 // all delivering to a local sink process. Prints req/s as a ratio to the ceiling, p99 latency and
 // the Sidekick process's peak RSS. Usage (repo root): npm run bench [-- seconds connections [rate]]
 // Without a rate the load is closed-loop (as fast as answers come); with one, autocannon offers that many
 // requests per second in all, which shows whether a rate is sustained (no 503, the sink keeps up).
 import autocannon from "autocannon"
 import { fork } from "node:child_process"
-import { readFileSync } from "node:fs"
+import { readdirSync, readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url))
@@ -32,9 +33,21 @@ const start = (script, args, env, readyWhen) =>
     child.on("exit", (code) => reject(new Error(`${script} exited ${code}: ${out}`)))
   })
 
+const status = (pid) => readFileSync(`/proc/${pid}/status`, "utf8")
+/** peak RSS of a process and of its children (the processes of `processes: N`), MiB */
 const peakRss = (pid) => {
-  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))
-  return m ? Number(m[1]) / 1024 : NaN
+  const hwm = (text) => Number(/VmHWM:\s+(\d+) kB/.exec(text)?.[1] ?? 0) / 1024
+  let total = hwm(status(pid))
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const text = status(entry)
+      if (new RegExp(`\\nPPid:\\s+${pid}\\n`).test(text)) total += hwm(text)
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return total
 }
 
 const sinkCount = (sink) =>
@@ -96,6 +109,17 @@ none.child.kill("SIGTERM")
 const one = await start(app, [], { ...common, LISTENPORT: "2898", WEBHOOK_ADDRESS: `${sink}/webhook`, WEBHOOK_MAXCONCURRENTREQUESTS: "32" }, "listening")
 results.push({ ...(await measure("sidekick, 1 webhook output", "http://127.0.0.1:2898/")), rss: peakRss(one.child.pid) })
 one.child.kill("SIGTERM")
+
+const two = await start(app, [], {
+  ...common,
+  PROCESSES: "2",
+  LISTENPORT: "2895",
+  WEBHOOK_ADDRESS: `${sink}/webhook`,
+  WEBHOOK_MAXCONCURRENTREQUESTS: "32"
+}, "listening")
+await new Promise((r) => setTimeout(r, 3000)) // the second process
+results.push({ ...(await measure("sidekick, 1 webhook, processes: 2", "http://127.0.0.1:2895/")), rss: peakRss(two.child.pid) })
+two.child.kill("SIGTERM")
 
 const ten = await start(app, [], {
   ...common,

@@ -10,6 +10,7 @@ import { Metrics } from "@sidekick/telemetry"
 import { Data, Effect, Either, Layer } from "effect"
 import { readFileSync } from "node:fs"
 import { type AppConfig, tlsFiles } from "./AppConfig.js"
+import * as Exposition from "./Exposition.js"
 import { makeFalcoEventLabels } from "./FalcoEventLabels.js"
 import { Ingest } from "./Ingest.js"
 import * as Server from "./Server.js"
@@ -24,6 +25,8 @@ export interface AppOverrides {
   readonly host?: string
   /** process_* / nodejs_* metrics; off in tests that start many apps */
   readonly defaultMetrics?: boolean
+  /** this process is one of several (`processes` > 1): /metrics and /debug/vars come from the primary */
+  readonly clusterWorker?: boolean
 }
 
 const readServerFile = (key: string, file: string) =>
@@ -106,6 +109,7 @@ export const appLayer = (config: AppConfig, overrides: AppOverrides = {}) =>
         closeTimeout: "5 seconds",
         ...(yield* tlsServerOptions(g, overrides))
       })
-      return server.pipe(Layer.provideMerge(ingest), Layer.provideMerge(core))
+      const exposition = overrides.clusterWorker ? Exposition.clusterWorker : Exposition.local
+      return server.pipe(Layer.provide(exposition), Layer.provideMerge(ingest), Layer.provideMerge(core))
     })
   )

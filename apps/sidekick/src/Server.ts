@@ -8,12 +8,11 @@
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { testEventBody } from "@sidekick/event"
-import { Metrics } from "@sidekick/telemetry"
 import { Context, Data, Duration, Effect, Layer } from "effect"
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import { createServer as createHttpsServer } from "node:https"
 import type { AddressInfo } from "node:net"
-import { cpus } from "node:os"
+import { Exposition } from "./Exposition.js"
 import { Ingest, type IngestOutcome } from "./Ingest.js"
 
 /** falcosidekick's route keys, the ones `tlsserver.notlspaths` may name */
@@ -72,24 +71,11 @@ const controlRouter = HttpRouter.empty.pipe(
   ),
   HttpRouter.all(
     "/metrics",
-    Effect.flatMap(Metrics, (m) => m.expose).pipe(
+    Effect.flatMap(Exposition, (e) => e.metrics).pipe(
       Effect.map(({ body, contentType }) => HttpServerResponse.text(body, { contentType }))
     )
   ),
-  HttpRouter.all(
-    "/debug/vars",
-    Effect.flatMap(Metrics, (m) =>
-      Effect.sync(() => {
-        const vars: Record<string, unknown> = {
-          ...m.debugVars(),
-          cmdline: process.argv,
-          cpu: String(cpus().length),
-          memstats: process.memoryUsage()
-        }
-        const sorted = Object.fromEntries(Object.keys(vars).sort().map((k) => [k, vars[k]]))
-        return HttpServerResponse.unsafeJson(sorted)
-      }))
-  ),
+  HttpRouter.all("/debug/vars", Effect.flatMap(Exposition, (e) => Effect.map(e.debugVars, HttpServerResponse.unsafeJson))),
   HttpRouter.all(
     "/test",
     Effect.gen(function*() {

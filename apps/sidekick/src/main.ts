@@ -6,8 +6,10 @@ import { NodeRuntime } from "@effect/platform-node"
 import { loadSource, usage } from "@sidekick/config"
 import { Logging, TracingLive } from "@sidekick/telemetry"
 import { Effect, Layer } from "effect"
+import cluster from "node:cluster"
 import { appLayer } from "./App.js"
 import { readAppConfig } from "./AppConfig.js"
+import { runPrimary, signalReady } from "./Cluster.js"
 import { version } from "./Version.js"
 
 /** one line for any start-up failure: config, labels, output init, listen */
@@ -29,13 +31,26 @@ const program = Effect.gen(function*() {
   }
   yield* Effect.logInfo(`Sidekick version: ${version}`)
   const config = yield* readAppConfig(source)
+  if (config.global.processes > 1 && cluster.isPrimary) {
+    yield* Effect.logInfo(`starting ${config.global.processes} processes sharing ${config.global.listenaddress}:${config.global.listenport}`)
+    return yield* runPrimary(config.global.processes)
+  }
   if (source.file) yield* Effect.logInfo(`configuration file: ${source.file}`)
   for (const key of config.unknownKeys) {
     yield* Effect.logWarning(`unknown configuration key "${key}" is ignored (a typo, or an output Sidekick does not have yet)`)
   }
   yield* Effect.logInfo(`Enabled Outputs: [${config.outputs.map((o) => o.registered.definition.displayName).join(" ")}]`)
   if (config.global.debug) yield* Effect.logDebug("Debug mode: true")
-  const app = appLayer(config).pipe(
+  if (cluster.isWorker) {
+    // Ctrl-C reaches every process of the group and the primary then sends SIGTERM as well: a second
+    // signal must not kill a process that is draining (runMain handles only the first)
+    yield* Effect.sync(() => {
+      process.on("SIGINT", () => {})
+      process.on("SIGTERM", () => {})
+    })
+  }
+  const app = appLayer(config, { clusterWorker: cluster.isWorker }).pipe(
+    Layer.tap(() => signalReady),
     Layer.provide(TracingLive({ serviceName: "sidekick", serviceVersion: version })),
     Layer.provide(Logging.minimumLevel(config.global.debug))
   )

@@ -101,4 +101,23 @@ describe("the sidekick process", () => {
       expect(hook.count).toBe(5)
       expect(r.output()).toContain("draining")
     }))
+
+  it.scopedLive("processes: 2 share the port; /metrics and /debug/vars add both up; SIGTERM drains both and exits 0", () =>
+    Effect.gen(function*() {
+      const hook = yield* makeReceiver({ responses: [{ status: 200, delay: "100 millis" }] })
+      const port = yield* freePort()
+      const r = run([], { PROCESSES: "2", LISTENPORT: String(port), LISTENADDRESS: "127.0.0.1", WEBHOOK_ADDRESS: hook.url })
+      yield* Effect.addFinalizer(() => Effect.sync(() => r.child.kill("SIGKILL")))
+      yield* waitUntil(() => (r.output().match(/listening/g) ?? []).length === 2, "both processes to listen")
+      const url = `http://127.0.0.1:${port}`
+      for (let i = 0; i < 10; i++) expect((yield* post(url, falcoEvent)).status).toBe(200)
+      const metrics = (yield* request(`${url}/metrics`)).body
+      expect(metrics).toContain(`falcosecurity_falcosidekick_inputs_total{source="requests",status="accepted"} 10`)
+      const vars = JSON.parse((yield* request(`${url}/debug/vars`)).body)
+      expect(vars["inputs.requests"]).toEqual({ accepted: 10, rejected: 0, total: 10 })
+      r.child.kill("SIGTERM")
+      expect(yield* Effect.promise(() => r.exited)).toBe(0)
+      expect(hook.count, r.output()).toBe(10)
+      expect((r.output().match(/shutting down/g) ?? []).length).toBe(2)
+    }))
 })

@@ -10,6 +10,8 @@ const port = (defaultValue: number) => Field.int(defaultValue, { min: 1, max: 65
 export const GlobalConfig = section("", {
   listenaddress: Field.string(""),
   listenport: port(2801),
+  /** Sidekick: how many processes share the port (node:cluster); 1 = falcosidekick's single process */
+  processes: Field.int(1, { min: 1, max: 64 }),
   debug: Field.bool(false),
   customfields: Field.map({ env: "pairs", expandEnvRefs: true }),
   templatedfields: Field.map({ env: "pairs" }),

@@ -1,0 +1,55 @@
+/**
+ * What /metrics and /debug/vars show. With one process, this process's registry; with several
+ * (`processes` > 1), the sum over all of them, gathered by the primary (see Cluster.ts), so a scrape
+ * that lands on any process sees the whole service.
+ */
+import { Metrics } from "@sidekick/telemetry"
+import { Context, Effect, Layer } from "effect"
+import { cpus } from "node:os"
+import * as Prom from "prom-client"
+import { askPrimary, answerVarsRequests } from "./Cluster.js"
+
+export interface Exposed {
+  readonly contentType: string
+  readonly body: string
+}
+
+export class Exposition extends Context.Tag("@sidekick/app/Exposition")<Exposition, {
+  readonly metrics: Effect.Effect<Exposed>
+  readonly debugVars: Effect.Effect<Record<string, unknown>>
+}>() {}
+
+/** this process's expvar-style variables, with falcosidekick's names */
+export const localVars = (metrics: Metrics["Type"]): Record<string, unknown> => ({
+  ...metrics.debugVars(),
+  cmdline: process.argv,
+  cpu: String(cpus().length),
+  memstats: process.memoryUsage()
+})
+
+const sortedKeys = (vars: Record<string, unknown>) => Object.fromEntries(Object.keys(vars).sort().map((k) => [k, vars[k]]))
+
+/** one process: its own registry */
+export const local: Layer.Layer<Exposition, never, Metrics> = Layer.effect(
+  Exposition,
+  Effect.map(Metrics, (m) => ({
+    metrics: m.expose,
+    debugVars: Effect.sync(() => sortedKeys(localVars(m)))
+  }))
+)
+
+/** a process of a cluster: ask the primary, which sums every process's figures */
+export const clusterWorker: Layer.Layer<Exposition, never, Metrics> = Layer.effect(
+  Exposition,
+  Effect.map(Metrics, (m) => {
+    // prom-client answers the primary's AggregatorRegistry from these registries (module state, one per
+    // process); constructing one installs that answering listener in a worker
+    Prom.AggregatorRegistry.setRegistries([m.registry])
+    new Prom.AggregatorRegistry()
+    answerVarsRequests(() => localVars(m))
+    return {
+      metrics: Effect.map(askPrimary("metrics"), (body) => ({ contentType: m.registry.contentType, body: String(body) })),
+      debugVars: Effect.map(askPrimary("vars"), (vars) => sortedKeys(vars as Record<string, unknown>))
+    }
+  })
+)
