@@ -3,7 +3,7 @@
 // Without a URL the output does nothing (the lane's own cost); with one (start tools/bench/sink.mjs), it
 // posts every event there through the real HttpTransport. Prints wall and CPU time per event.
 // Tracing is off, as in production without OTEL_* variables.
-import { Dispatcher, HttpTransport, type Output, Outputs } from "@sidekick/delivery"
+import { defaultDeliveryOptions, Dispatcher, HttpTransport, type Output, Outputs } from "@sidekick/delivery"
 import { Metrics } from "@sidekick/telemetry"
 import { eventWith } from "@sidekick/testing"
 import { Effect, Layer } from "effect"
@@ -51,15 +51,7 @@ const program = Effect.gen(function*() {
 await Effect.runPromise(
   program.pipe(
     Effect.provide(
-      Dispatcher.layer({
-        queueCapacity: 10_000,
-        overflow: "dropnewest",
-        timeout: "10 seconds",
-        retry: { maxAttempts: 5, initialDelay: "500 millis", maxDelay: "30 seconds" },
-        circuitBreaker: { failures: 5, resetAfter: "30 seconds" },
-        shutdownTimeout: "1 second",
-        maxConcurrency: 64
-      }).pipe(
+      Dispatcher.layer(defaultDeliveryOptions).pipe(
         Layer.provide(Layer.scoped(Outputs, outputs)),
         Layer.provideMerge(Metrics.layer({ falcoEventLabels: [], defaultMetrics: false }))
       )

@@ -1,10 +1,10 @@
 import { Metrics } from "@sidekick/telemetry"
 import { Effect, Layer, Scheduler } from "effect"
-import { type DeliveryOptions, Dispatcher, type Output, Outputs } from "../src/index.js"
+import { defaultDeliveryOptions, type DeliveryOptions, Dispatcher, type Output, Outputs } from "../src/index.js"
 
 export const options: DeliveryOptions = {
+  ...defaultDeliveryOptions,
   queueCapacity: 16,
-  overflow: "dropnewest",
   timeout: "2 seconds",
   retry: { maxAttempts: 3, initialDelay: "100 millis", maxDelay: "1 second" },
   circuitBreaker: { failures: 100, resetAfter: "1 minute" },
