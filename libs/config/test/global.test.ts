@@ -18,6 +18,7 @@ describe("GlobalConfig", () => {
     expect(g).toEqual({
       listenaddress: "",
       listenport: 2801,
+      processes: 1,
       debug: false,
       customfields: {},
       templatedfields: {},
@@ -44,6 +45,7 @@ describe("GlobalConfig", () => {
     expect(GlobalConfig.keys.map((k) => k.envVar)).toEqual([
       "LISTENADDRESS",
       "LISTENPORT",
+      "PROCESSES",
       "DEBUG",
       "CUSTOMFIELDS",
       "TEMPLATEDFIELDS",
