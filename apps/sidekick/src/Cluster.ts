@@ -81,6 +81,8 @@ const sum = (a: unknown, b: unknown): unknown => {
   return a ?? b
 }
 
+const startFailure = new ClusterError({ message: "a Sidekick process failed to start (see its error above); stopped the others" })
+
 const living = (): Array<Worker> => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && w.isConnected())
 
 /** the /debug/vars of every process, summed */
@@ -149,15 +151,13 @@ export const runPrimary = (processes: number): Effect.Effect<void, ClusterError>
           cluster.off("message", onMessage)
           cluster.off("exit", onExit)
           if (onAllExited) onAllExited()
-          else resume(Effect.fail(new ClusterError({ message: "a Sidekick process failed to start; stopped the others" })))
+          else resume(Effect.fail(startFailure))
         }
         return
       }
       if (!serving.has(worker.id)) {
         stopAll()
-        if (alive.size === 0) {
-          resume(Effect.fail(new ClusterError({ message: "a Sidekick process failed to start; stopped the others" })))
-        }
+        if (alive.size === 0) resume(Effect.fail(startFailure))
         return
       }
       serving.delete(worker.id)

@@ -70,6 +70,18 @@ describe("the sidekick process", () => {
       expect(r.output()).toMatch(/\[ERROR\] : elasticsearch - .*index template.*ECONNREFUSED/)
     }))
 
+  it.live("with processes: 2, a process that cannot start stops the service with exit 1", () =>
+    Effect.gen(function*() {
+      const r = run([], {
+        PROCESSES: "2",
+        ELASTICSEARCH_HOSTPORT: "http://127.0.0.1:1",
+        ELASTICSEARCH_CREATEINDEXTEMPLATE: "true"
+      })
+      expect(yield* Effect.promise(() => r.exited)).toBe(1)
+      expect(r.output()).toMatch(/\[ERROR\] : elasticsearch - .*ECONNREFUSED/)
+      expect(r.output()).toContain("a Sidekick process failed to start")
+    }))
+
   it.live("refuses to start on an unknown flag and on a missing config file", () =>
     Effect.gen(function*() {
       const flag = run(["--bogus"], {})
