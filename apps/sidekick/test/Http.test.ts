@@ -77,6 +77,19 @@ describe("HTTP contract", () => {
       expect(hook.count).toBe(0)
     }))
 
+  it.scopedLive("a body over 10 MiB gets 413 and reaches no output", () =>
+    Effect.gen(function*() {
+      const hook = yield* makeReceiver()
+      const { address } = yield* startApp({ env: { WEBHOOK_ADDRESS: hook.url } })
+      const event = JSON.parse(falcoEvent)
+      const huge = JSON.stringify({ ...event, output: "x".repeat(11 * 1024 * 1024) })
+      const reply = yield* post(address.url, huge)
+      expect(reply.status).toBe(413)
+      expect(reply.body).toBe("request body larger than 10485760 bytes\n")
+      yield* Effect.sleep("100 millis")
+      expect(hook.count).toBe(0)
+    }))
+
   it.scopedLive("empty output_fields are accepted when customfields fill them", () =>
     Effect.gen(function*() {
       const hook = yield* makeReceiver()
