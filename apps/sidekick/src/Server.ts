@@ -168,20 +168,27 @@ export const layer = (options: ServerOptions) =>
           ),
           () => close(s, options.closeTimeout)
         )
-      yield* Effect.addFinalizer(() => Effect.logInfo("shutting down: no longer accepting events"))
       const address = yield* serve(server, options.port)
-      if (tls && options.plain && plainRoutes.size > 0) {
-        const side = yield* serve(createServer(serverOptions, handlerFor(plainRoutes)), options.plain.port)
-        yield* Effect.logInfo(
-          `Sidekick is up and listening on ${options.host}:${address.port} for TLS and ${options.host}:${side.port} for non-TLS (${
+      const side = tls && options.plain && plainRoutes.size > 0
+        ? yield* serve(createServer(serverOptions, handlerFor(plainRoutes)), options.plain.port)
+        : undefined
+      // registered last, so it runs first: before the servers wait for their in-flight requests
+      yield* Effect.addFinalizer(() => Effect.logInfo("shutting down: no longer accepting events"))
+      const where = (port: number) => `${options.host}:${port}`
+      yield* Effect.logInfo(
+        side
+          ? `Sidekick is up and listening on ${where(address.port)} for TLS and ${where(side.port)} for non-TLS (${
             [...plainRoutes].join(", ")
           })`
-        )
-        const host = options.host === "" ? "127.0.0.1" : options.host
-        return { host, port: address.port, url: `https://${host}:${address.port}`, plainUrl: `http://${host}:${side.port}` }
-      }
-      yield* Effect.logInfo(`Sidekick is up and listening on ${options.host}:${address.port}${tls ? " (TLS)" : ""}`)
+          : `Sidekick is up and listening on ${where(address.port)}${tls ? " (TLS)" : ""}`
+      )
       const host = options.host === "" ? "127.0.0.1" : options.host
-      return { host, port: address.port, url: `${tls ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${address.port}` }
+      const url = (scheme: string, port: number) => `${scheme}://${host.includes(":") ? `[${host}]` : host}:${port}`
+      return {
+        host,
+        port: address.port,
+        url: url(tls ? "https" : "http", address.port),
+        ...(side ? { plainUrl: url("http", side.port) } : {})
+      }
     })
   )
