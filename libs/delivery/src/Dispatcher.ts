@@ -122,12 +122,12 @@ const makeLane = (output: Output, options: DeliveryOptions, scheduler: Scheduler
         )
     })
     const schedule = retrySchedule(options.retry)
+    const timeout = Duration.decode(options.timeout)
     const timeoutError = new OutputError({
       output: output.name,
       reason: "Timeout",
-      message: `no answer within ${Duration.format(Duration.decode(options.timeout))}`
+      message: `no answer within ${Duration.format(timeout)}`
     })
-    const timeout = Duration.decode(options.timeout)
     // An output that enforces the timeout itself reads it from currentAttemptTimeout, set once per worker
     // below; the others get a race against a timer (two fibers per attempt).
     const timed = output.enforcesTimeout
