@@ -1,10 +1,16 @@
 /**
- * The contract every output implements. An output says only what is its own: its config, how it
- * encodes events, where it sends them. Queueing, retries, timeouts, circuit breaking, priority
- * filtering, metrics and tracing come from the Dispatcher.
+ * The contract every output implements. An output says only what is its own: how it encodes events,
+ * where it sends them, and (optionally) which of its failures are worth another attempt. Queueing,
+ * batching, retries, timeouts, circuit breaking, rate limits, priority filtering, metrics and tracing
+ * come from the Dispatcher.
+ *
+ * An output is either a `SingleOutput` (one event per request: webhooks, chat) or a `BatchOutput` (one
+ * request carries many events: Loki pushes, Elasticsearch `_bulk`). The kind is in the type so that a
+ * batch can never reach an output that would read only its first event: one batch is one request is one
+ * attempt.
  */
 import type { FalcoEvent } from "@sidekick/event"
-import { Context, Data, Duration, type Effect, FiberRef, Layer, type Scope } from "effect"
+import { Context, Data, Duration, type Effect, FiberRef } from "effect"
 import type { NonEmptyReadonlyArray } from "effect/Array"
 
 /** Why one delivery attempt failed. */
@@ -31,7 +37,7 @@ export class OutputError extends Data.TaggedError("OutputError")<{
   readonly retryAfter?: Duration.Duration
   readonly cause?: unknown
 }> {
-  /** 408, 429 and 5xx, transport errors and timeouts are worth retrying; other statuses are not. */
+  /** The default classification: 408, 429 and 5xx, transport errors and timeouts are worth retrying. */
   get retryable(): boolean {
     switch (this.reason) {
       case "Transport":
@@ -53,17 +59,107 @@ export class OutputInitError extends Data.TaggedError("OutputInitError")<{
   readonly cause?: unknown
 }> {}
 
-/** How an output wants its events grouped. Outputs without it get batches of exactly one event. */
-export interface BatchOptions {
-  /** at most this many events per send */
-  readonly maxEvents: number
-  /** flush a partial batch this long after its first event arrived */
-  readonly interval: Duration.DurationInput
+/** What the Dispatcher does with a failed attempt (Vector's `RetryAction`). */
+export type Verdict =
+  /** try again after the retry schedule's delay, or after `after` when that is longer (Retry-After) */
+  | { readonly _tag: "Retry"; readonly after?: Duration.Duration }
+  /** never deliverable: drop it, counted as `rejected` */
+  | { readonly _tag: "Drop" }
+
+export const Verdict = {
+  retry: { _tag: "Retry" } as Verdict,
+  retryAfter: (after: Duration.DurationInput): Verdict => ({ _tag: "Retry", after: Duration.decode(after) }),
+  drop: { _tag: "Drop" } as Verdict
+} as const
+
+/** The classification every output gets unless it brings its own: `OutputError.retryable`, and its Retry-After. */
+export const defaultClassify = (error: OutputError): Verdict =>
+  !error.retryable ? Verdict.drop : error.retryAfter === undefined ? Verdict.retry : { _tag: "Retry", after: error.retryAfter }
+
+/**
+ * A batch request that the peer answered but in which some events were refused (an Elasticsearch
+ * `_bulk` answer with per-item errors). The events not listed were delivered; each listed one is
+ * classified on its own, so only the retryable ones are sent again.
+ */
+export interface PartialFailure {
+  readonly _tag: "PartialFailure"
+  /** `index` points into the batch that was sent */
+  readonly failures: ReadonlyArray<{ readonly index: number; readonly error: OutputError }>
 }
 
-/** A running output: what the Dispatcher needs to deliver to it. */
-export interface Output {
-  /** destination label, lower-case falcosidekick id: "webhook", "slack", "alertmanager"... */
+/** How a batch output wants its events grouped: a batch is sent when any bound is reached. */
+export interface BatchOptions {
+  /** at most this many events per request */
+  readonly maxEvents: number
+  /** at most this many bytes per request, as measured by `sizeOf` (an event larger than this goes alone) */
+  readonly maxBytes: number
+  /** send a partial batch this long after its first event was taken */
+  readonly interval: Duration.Duration
+  /** the bytes one event adds to a request */
+  readonly sizeOf: (event: FalcoEvent) => number
+}
+
+/** Events an output may send per interval, with a burst (chat webhooks allow about one message a second). */
+export interface RateLimit {
+  /** sends (requests) per `interval`; a batch output's batch is one send */
+  readonly limit: number
+  readonly interval: Duration.Duration
+  /** sends allowed at once after a quiet period; at least 1 */
+  readonly burst: number
+}
+
+export type OverflowPolicy = "dropnewest" | "dropoldest" | "reject"
+
+/** How the Dispatcher delivers to one output. The global `delivery.*` keys give it; each output may override. */
+export interface DeliveryPolicy {
+  /** events the output may hold waiting */
+  readonly queueCapacity: number
+  /** dropnewest: a full queue refuses the new event; dropoldest: it evicts its oldest; reject: 503 to the sender */
+  readonly overflow: OverflowPolicy
+  /** per attempt */
+  readonly timeout: Duration.DurationInput
+  readonly retry: {
+    /** attempts in all, the first included */
+    readonly maxAttempts: number
+    readonly initialDelay: Duration.DurationInput
+    readonly maxDelay: Duration.DurationInput
+  }
+  readonly circuitBreaker: { readonly failures: number; readonly resetAfter: Duration.DurationInput }
+  /** none: as fast as the workers go */
+  readonly rateLimit?: RateLimit | undefined
+}
+
+/** An output's own `<output>.delivery.*` keys: what is set wins over the global policy. */
+export interface PolicyOverrides {
+  readonly queueCapacity?: number | undefined
+  readonly overflow?: OverflowPolicy | undefined
+  readonly timeout?: Duration.DurationInput | undefined
+  readonly retry?: Partial<DeliveryPolicy["retry"]> | undefined
+  readonly circuitBreaker?: Partial<DeliveryPolicy["circuitBreaker"]> | undefined
+  readonly rateLimit?: RateLimit | undefined
+}
+
+type Defined<A> = { readonly [K in keyof A]?: Exclude<A[K], undefined> }
+
+const definedOnly = <A extends object>(a: A | undefined): Defined<A> =>
+  a === undefined ? {} : Object.fromEntries(Object.entries(a).filter(([, v]) => v !== undefined)) as Defined<A>
+
+/** the global policy with an output's overrides on top */
+export const resolvePolicy = (global: DeliveryPolicy, overrides: PolicyOverrides | undefined): DeliveryPolicy => {
+  if (overrides === undefined) return global
+  const { circuitBreaker, rateLimit, retry, ...top } = overrides
+  return {
+    ...global,
+    ...definedOnly(top),
+    retry: { ...global.retry, ...definedOnly(retry) },
+    circuitBreaker: { ...global.circuitBreaker, ...definedOnly(circuitBreaker) },
+    rateLimit: rateLimit ?? global.rateLimit
+  }
+}
+
+/** What every running output tells the Dispatcher, whatever its kind. */
+export interface OutputCommon {
+  /** destination label and log prefix, lower-case falcosidekick id: "webhook", "slack", "aws.sqs"... */
   readonly name: string
   /** falcosidekick's minimumpriority as a rank (see `minimumPriorityRank`); 0 lets everything through */
   readonly minimumPriority: number
@@ -71,16 +167,35 @@ export interface Output {
   readonly testRuleBypass: boolean
   /** maxconcurrentrequests: in-flight sends at once (falcosidekick default 1; 0 = unlimited, capped by the dispatcher) */
   readonly maxConcurrentRequests: number
-  readonly batch?: BatchOptions
+  /** this output's `delivery.*` overrides */
+  readonly policy?: PolicyOverrides | undefined
+  /** which failures are retried (default `defaultClassify`): e.g. Loki's 501 is permanent, SQS throttling is not */
+  readonly classify?: ((error: OutputError) => Verdict) | undefined
   /**
    * true when `send` itself ends an attempt after `currentAttemptTimeout` (the shared HttpTransport does,
    * through undici's timers); otherwise the Dispatcher races the attempt against a timer, which costs
    * two fibers per attempt.
    */
-  readonly enforcesTimeout?: boolean
-  /** deliver these events; one attempt. Retries and timeouts are the Dispatcher's. */
-  readonly send: (events: NonEmptyReadonlyArray<FalcoEvent>) => Effect.Effect<void, OutputError>
+  readonly enforcesTimeout?: boolean | undefined
 }
+
+/** An output that sends one event per request. */
+export interface SingleOutput extends OutputCommon {
+  readonly kind: "single"
+  /** deliver this event; one attempt. Retries and timeouts are the Dispatcher's. */
+  readonly send: (event: FalcoEvent) => Effect.Effect<void, OutputError>
+}
+
+/** An output that sends a batch per request. */
+export interface BatchOutput extends OutputCommon {
+  readonly kind: "batch"
+  readonly batch: BatchOptions
+  /** deliver these events in one request; one attempt. A `PartialFailure` names the events that were not delivered. */
+  readonly send: (events: NonEmptyReadonlyArray<FalcoEvent>) => Effect.Effect<void | PartialFailure, OutputError>
+}
+
+/** A running output: what the Dispatcher needs to deliver to it. */
+export type Output = SingleOutput | BatchOutput
 
 /**
  * The per-attempt timeout the Dispatcher sets around `send`, for outputs that enforce it themselves
@@ -90,36 +205,3 @@ export const currentAttemptTimeout: FiberRef.FiberRef<Duration.Duration> = Fiber
 
 /** The running outputs, in registry order. Built by the app from config; by tests with fakes. */
 export class Outputs extends Context.Tag("@sidekick/delivery/Outputs")<Outputs, ReadonlyArray<Output>>() {}
-
-/**
- * The static description of an output kind: its config section, when it is enabled, how to build it.
- * `C` is the decoded config section; `R` the services `make` needs (HttpTransport for HTTP outputs).
- */
-export interface OutputDefinition<C, R = never> {
-  /** config section path and destination label: "webhook", "alertmanager", "aws.sqs"... */
-  readonly key: string
-  /** falcosidekick's display name, for "Enabled Outputs: [...]": "Webhook", "AlertManager"... */
-  readonly displayName: string
-  /** whether the decoded section turns the output on (falcosidekick: its enabling key is non-empty) */
-  readonly enabled: (config: C) => boolean
-  readonly make: (config: C) => Effect.Effect<Output, OutputInitError, R | Scope.Scope>
-  /** the service this output provides */
-  readonly tag: Context.Tag<Output, Output>
-  /** the output as a Layer: one service, built from its config */
-  readonly layer: (config: C) => Layer.Layer<Output, OutputInitError, Exclude<R, Scope.Scope>>
-}
-
-/** Declare an output kind. */
-export const define = <C, R = never>(options: {
-  readonly key: string
-  readonly displayName: string
-  readonly enabled: (config: C) => boolean
-  readonly make: (config: C) => Effect.Effect<Output, OutputInitError, R | Scope.Scope>
-}): OutputDefinition<C, R> => {
-  const tag = Context.GenericTag<Output>(`@sidekick/outputs/${options.key}`)
-  return {
-    ...options,
-    tag,
-    layer: (config) => Layer.scoped(tag, options.make(config)) as Layer.Layer<Output, OutputInitError, Exclude<R, Scope.Scope>>
-  }
-}

@@ -1,3 +1,4 @@
+export * from "./Buffer.js"
 export * as CircuitBreaker from "./CircuitBreaker.js"
 export * from "./Dispatcher.js"
 export * from "./HttpTransport.js"

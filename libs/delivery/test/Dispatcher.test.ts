@@ -2,12 +2,13 @@ import { describe, expect, it } from "@effect/vitest"
 import type { FalcoEvent, Priority } from "@sidekick/event"
 import { eventWith } from "@sidekick/testing"
 import { Duration, Effect, Exit, Layer, Queue, Scope, TestClock } from "effect"
-import { type DeliveryOptions, Dispatcher, type Output, OutputError } from "../src/index.js"
+import { type BatchOutput, type DeliveryOptions, Dispatcher, OutputError, type SingleOutput } from "../src/index.js"
 import { dispatcherLayer, options, sample } from "./support.js"
 
 const ev = (rule: string, priority: Priority = "Critical"): FalcoEvent => eventWith({ rule, priority })
 
-const output = (name: string, send: Output["send"], patch: Partial<Output> = {}): Output => ({
+const output = (name: string, send: SingleOutput["send"], patch: Partial<SingleOutput> = {}): SingleOutput => ({
+  kind: "single",
   name,
   minimumPriority: 0,
   testRuleBypass: true,
@@ -16,14 +17,30 @@ const output = (name: string, send: Output["send"], patch: Partial<Output> = {})
   ...patch
 })
 
-const recording = (name: string, into: Queue.Queue<string>, patch: Partial<Output> = {}) =>
-  output(name, (events) => Queue.offerAll(into, events.map((e) => e.rule)), patch)
+const batchOutput = (
+  name: string,
+  batch: Partial<BatchOutput["batch"]>,
+  send: BatchOutput["send"],
+  patch: Partial<BatchOutput> = {}
+): BatchOutput => ({
+  kind: "batch",
+  name,
+  minimumPriority: 0,
+  testRuleBypass: true,
+  maxConcurrentRequests: 1,
+  batch: { maxEvents: 100, maxBytes: 1_000_000, interval: Duration.seconds(1), sizeOf: () => 1, ...batch },
+  send,
+  ...patch
+})
+
+const recording = (name: string, into: Queue.Queue<string>, patch: Partial<SingleOutput> = {}) =>
+  output(name, (event) => Queue.offer(into, event.rule), patch)
 
 const statusError = (name: string, status: number, retryAfter?: Duration.Duration) =>
   new OutputError({ output: name, reason: "Status", status, message: `status ${status}`, ...(retryAfter ? { retryAfter } : {}) })
 
 /** answers with the scripted outcomes in order (last repeats) and records when each attempt happened */
-const scripted = (name: string, outcomes: ReadonlyArray<"ok" | number | "hang">, patch: Partial<Output> = {}) => {
+const scripted = (name: string, outcomes: ReadonlyArray<"ok" | number | "hang">, patch: Partial<SingleOutput> = {}) => {
   const attempts: Array<number> = []
   const out = output(name, () =>
     Effect.flatMap(Effect.clockWith((c) => c.currentTimeMillis), (now) => {
@@ -34,12 +51,12 @@ const scripted = (name: string, outcomes: ReadonlyArray<"ok" | number | "hang">,
   return { out, attempts }
 }
 
-const hung = (name: string, patch: Partial<Output> = {}) => output(name, () => Effect.never, patch)
+const hung = (name: string, patch: Partial<SingleOutput> = {}) => output(name, () => Effect.never, patch)
 
 /** let one lane's workers take what is queued */
 const settleLane = (d: Dispatcher["Type"], name: string) =>
   Effect.gen(function*() {
-    for (let i = 0; i < 100 && d.snapshot().some((lane) => lane.destination === name && lane.depth > 0); i++) {
+    for (let i = 0; i < 100 && d.status().some((lane) => lane.name === name && lane.queued > 0); i++) {
       yield* Effect.yieldNow()
     }
   })
@@ -47,11 +64,11 @@ const settleLane = (d: Dispatcher["Type"], name: string) =>
 /** let the lanes' workers take what is queued (they are forked fibers) */
 const settle = (d: Dispatcher["Type"]) =>
   Effect.gen(function*() {
-    for (let i = 0; i < 100 && d.snapshot().some((lane) => lane.depth > 0); i++) yield* Effect.yieldNow()
+    for (let i = 0; i < 100 && d.status().some((lane) => lane.queued > 0); i++) yield* Effect.yieldNow()
   })
 
 /** build the dispatcher in a scope we close ourselves (to test shutdown) */
-const withScope = <A, E>(outputs: ReadonlyArray<Output>, opts: DeliveryOptions, f: (d: Dispatcher["Type"]) => Effect.Effect<A, E, never>) =>
+const withScope = <A, E>(outputs: ReadonlyArray<SingleOutput | BatchOutput>, opts: DeliveryOptions, f: (d: Dispatcher["Type"]) => Effect.Effect<A, E, never>) =>
   Effect.gen(function*() {
     const scope = yield* Scope.make()
     const ctx = yield* Layer.buildWithScope(dispatcherLayer(outputs, opts), scope)
@@ -202,12 +219,12 @@ describe("Dispatcher", () => {
         d.unsafePublish(ev("r"), undefined)
         yield* TestClock.adjust("1 second")
         expect(s.attempts.length).toBe(3)
-        expect(d.snapshot()[0]!.circuit).toBe(2)
+        expect(d.status()[0]!.circuit).toBe("Open")
         yield* TestClock.adjust("28 seconds")
         expect(s.attempts.length).toBe(3)
         yield* TestClock.adjust("2 seconds")
         expect(s.attempts.length).toBe(4)
-        expect(d.snapshot()[0]!.circuit).toBe(0)
+        expect(d.status()[0]!.circuit).toBe("Closed")
         expect(yield* sample("sidekick_output_delivered_total", { destination: "down" })).toBe(1)
       }).pipe(Effect.provide(dispatcherLayer([s.out], opts)))
     }))
@@ -259,16 +276,14 @@ describe("Dispatcher", () => {
         yield* settle(d)
         for (const r of ["e1", "e2", "e3", "e4"]) expect(d.unsafePublish(ev(r), undefined)._tag).toBe("Accepted")
         expect(yield* sample("sidekick_output_dropped_total", { destination: "hung", reason: "queue_full" })).toBe(2)
-        expect(d.snapshot()[0]).toMatchObject({ destination: "hung", depth: 2, capacity: 2 })
+        expect(d.status()[0]).toMatchObject({ name: "hung", queued: 2, capacity: 2, inFlight: 1, dropped: { queue_full: 2 } })
       }).pipe(Effect.provide(dispatcherLayer([hung("hung")], opts)))
     }))
 
   it.effect("batches by size at once, and by time for a partial batch", () =>
     Effect.gen(function*() {
       const batches: Array<ReadonlyArray<string>> = []
-      const batcher = output("batcher", (events) => Effect.sync(() => batches.push(events.map((e) => e.rule))), {
-        batch: { maxEvents: 3, interval: "1 second" }
-      })
+      const batcher = batchOutput("batcher", { maxEvents: 3 }, (events) => Effect.sync(() => void batches.push(events.map((e) => e.rule))))
       yield* Effect.gen(function*() {
         const d = yield* Dispatcher
         for (const r of ["a", "b", "c", "d"]) d.unsafePublish(ev(r), undefined)
@@ -283,8 +298,7 @@ describe("Dispatcher", () => {
   it.live("on shutdown, queued events are delivered before the scope closes", () =>
     Effect.gen(function*() {
       const delivered: Array<string> = []
-      const slow = output("slow", (events) =>
-        Effect.sleep("20 millis").pipe(Effect.zipRight(Effect.sync(() => delivered.push(...events.map((e) => e.rule))))))
+      const slow = output("slow", (event) => Effect.sleep("20 millis").pipe(Effect.zipRight(Effect.sync(() => void delivered.push(event.rule)))))
       const { scope } = yield* withScope([slow], { ...options, shutdownTimeout: "5 seconds" }, (d) =>
         Effect.sync(() => {
           for (let i = 0; i < 5; i++) d.unsafePublish(ev(`e${i}`), undefined)
@@ -312,8 +326,7 @@ describe("Dispatcher", () => {
   it.live("the production lane scheduler (batched on setImmediate) delivers everything, concurrently", () =>
     Effect.gen(function*() {
       const got: Array<string> = []
-      const async = output("async", (events) =>
-        Effect.sleep("2 millis").pipe(Effect.zipRight(Effect.sync(() => got.push(...events.map((e) => e.rule))))), {
+      const async = output("async", (event) => Effect.sleep("2 millis").pipe(Effect.zipRight(Effect.sync(() => void got.push(event.rule)))), {
         maxConcurrentRequests: 8
       })
       const { scheduler: _, ...production } = options
@@ -356,4 +369,128 @@ describe("Dispatcher", () => {
       }).pipe(Effect.provide(dispatcherLayer([hung("hung")], { ...options, queueCapacity: 1 })))
     }))
 
+  it.effect("a batch is bounded by bytes as well as by count: one batch is one send", () =>
+    Effect.gen(function*() {
+      const batches: Array<ReadonlyArray<string>> = []
+      // each event weighs its rule's length; 10 bytes per batch at most
+      const sized = batchOutput("sized", { maxEvents: 10, maxBytes: 10, sizeOf: (e) => e.rule.length }, (events) =>
+        Effect.sync(() => void batches.push(events.map((e) => e.rule))))
+      yield* Effect.gen(function*() {
+        const d = yield* Dispatcher
+        for (const r of ["aaaa", "bbbb", "cc", "dddd", "eeeeeeeeeeeeeeee", "f"]) d.unsafePublish(ev(r), undefined)
+        yield* TestClock.adjust("2 seconds")
+        // aaaa+bbbb+cc = 10; dddd alone would take e (16) past 10; e is larger than maxBytes: alone; then f
+        expect(batches).toEqual([["aaaa", "bbbb", "cc"], ["dddd"], ["eeeeeeeeeeeeeeee"], ["f"]])
+        expect(yield* sample("sidekick_output_delivered_total", { destination: "sized" })).toBe(6)
+        expect(yield* sample("falcosecurity_falcosidekick_outputs_total", { destination: "sized", status: "ok" })).toBe(4)
+      }).pipe(Effect.provide(dispatcherLayer([sized])))
+    }))
+
+  it.effect("a partly failed batch: delivered items are done, permanent ones dropped, only retryable ones sent again", () =>
+    Effect.gen(function*() {
+      const sent: Array<ReadonlyArray<string>> = []
+      const bulk = batchOutput("bulk", { maxEvents: 4, interval: Duration.millis(10) }, (events) =>
+        Effect.sync(() => {
+          sent.push(events.map((e) => e.rule))
+          if (sent.length > 1) return undefined
+          return {
+            _tag: "PartialFailure" as const,
+            failures: [
+              { index: 1, error: statusError("bulk", 429) },
+              { index: 2, error: new OutputError({ output: "bulk", reason: "Rejected", message: "mapper_parsing_exception" }) }
+            ]
+          }
+        }))
+      yield* Effect.gen(function*() {
+        const d = yield* Dispatcher
+        for (const r of ["a", "b", "c", "d"]) d.unsafePublish(ev(r), undefined)
+        yield* TestClock.adjust("5 seconds")
+        expect(sent).toEqual([["a", "b", "c", "d"], ["b"]])
+        expect(yield* sample("sidekick_output_delivered_total", { destination: "bulk" })).toBe(3)
+        expect(yield* sample("sidekick_output_dropped_total", { destination: "bulk", reason: "rejected" })).toBe(1)
+        expect(yield* sample("sidekick_output_retries_total", { destination: "bulk" })).toBe(1)
+        expect(d.status()[0]).toMatchObject({ queued: 0, inFlight: 0, delivered: 3, dropped: { rejected: 1 } })
+        expect(d.pending()).toBe(0)
+      }).pipe(Effect.provide(dispatcherLayer([bulk])))
+    }))
+
+  it.effect("an output's own classification decides what is retried", () =>
+    Effect.gen(function*() {
+      // like Loki: 501 is permanent although it is a 5xx; and a 400 this peer sends when busy is worth a retry
+      const picky = scripted("picky", [501], {
+        classify: (e) => (e.status === 501 ? { _tag: "Drop" } : { _tag: "Retry" })
+      })
+      const busy = scripted("busy", [400, 400, "ok"], {
+        classify: (e) => (e.status === 400 ? { _tag: "Retry", after: Duration.seconds(3) } : { _tag: "Drop" })
+      })
+      yield* Effect.gen(function*() {
+        const d = yield* Dispatcher
+        d.unsafePublish(ev("r"), undefined)
+        yield* TestClock.adjust("2 seconds")
+        expect(picky.attempts.length).toBe(1)
+        expect(busy.attempts.length).toBe(1)
+        yield* TestClock.adjust("10 seconds")
+        expect(busy.attempts).toEqual([0, 3000, 6000])
+        expect(yield* sample("sidekick_output_dropped_total", { destination: "picky", reason: "rejected" })).toBe(1)
+        expect(yield* sample("sidekick_output_delivered_total", { destination: "busy" })).toBe(1)
+        expect(d.status()[0]!.lastError).toEqual({ at: 0, message: "status 501" })
+      }).pipe(Effect.provide(dispatcherLayer([picky.out, busy.out])))
+    }))
+
+  it.effect("per-output policy overrides the global one, key by key", () =>
+    Effect.gen(function*() {
+      const once = scripted("once", [500], { policy: { retry: { maxAttempts: 1 } } })
+      const global = scripted("global", [500])
+      const small = hung("small", { policy: { queueCapacity: 1 } })
+      yield* Effect.gen(function*() {
+        const d = yield* Dispatcher
+        for (const r of ["a", "b", "c"]) d.unsafePublish(ev(r), undefined)
+        yield* TestClock.adjust("1 minute")
+        expect(once.attempts.length).toBe(3) // a, b, c: one attempt each
+        expect(yield* sample("sidekick_output_dropped_total", { destination: "once", reason: "retries_exhausted" })).toBe(3)
+        expect(global.attempts.length).toBe(3 * options.retry.maxAttempts)
+        // published before its worker ran: a fills the queue of one, b and c are refused; a times out 3 times
+        expect(d.status()[2]).toMatchObject({
+          name: "small",
+          capacity: 1,
+          queued: 0,
+          inFlight: 0,
+          dropped: { queue_full: 2, retries_exhausted: 1 }
+        })
+      }).pipe(Effect.provide(dispatcherLayer([once.out, global.out, small])))
+    }))
+
+  it.effect("a rate limit spaces sends: burst first, then `limit` per `interval`", () =>
+    Effect.gen(function*() {
+      const s = scripted("chat", ["ok"], {
+        maxConcurrentRequests: 4,
+        policy: { rateLimit: { limit: 1, interval: Duration.seconds(1), burst: 2 } }
+      })
+      yield* Effect.gen(function*() {
+        const d = yield* Dispatcher
+        for (const r of ["a", "b", "c", "d", "e"]) d.unsafePublish(ev(r), undefined)
+        yield* TestClock.adjust("10 millis")
+        expect(s.attempts).toEqual([0, 0])
+        yield* TestClock.adjust("1 second")
+        expect(s.attempts.length).toBe(3)
+        yield* TestClock.adjust("2 seconds")
+        expect(s.attempts.length).toBe(5)
+        expect(s.attempts[4]! - s.attempts[2]!).toBeGreaterThanOrEqual(2000)
+      }).pipe(Effect.provide(dispatcherLayer([s.out])))
+    }))
+
+  it.effect("an event stays in the buffer (in flight) until it is delivered or dropped", () =>
+    Effect.gen(function*() {
+      const s = scripted("slowly", [503, "ok"])
+      yield* Effect.gen(function*() {
+        const d = yield* Dispatcher
+        d.unsafePublish(ev("r"), undefined)
+        yield* TestClock.adjust("1 millis")
+        expect(d.status()[0]).toMatchObject({ queued: 0, inFlight: 1, delivered: 0 })
+        expect(d.pending()).toBe(1)
+        yield* TestClock.adjust("1 second")
+        expect(d.status()[0]).toMatchObject({ queued: 0, inFlight: 0, delivered: 1 })
+        expect(d.pending()).toBe(0)
+      }).pipe(Effect.provide(dispatcherLayer([s.out])))
+    }))
 })
