@@ -1,6 +1,12 @@
 /**
- * Ingestion: decode a request body, enrich it (falcosidekick `newFalcoPayload`, core-spec §2.4) and check it
- * (`FalcoPayload.Check`, §2.5). Synchronous and allocation-lean: it runs once per HTTP request.
+ * Ingestion: decode a request body, enrich it as falcosidekick's `newFalcoPayload` does and check it as
+ * `FalcoPayload.Check` does. Synchronous and allocation-lean: it runs once per HTTP request.
+ *
+ * The numbered comments in `decode` are `newFalcoPayload`'s steps, in its order: 1 decode, 2 customfields,
+ * 3 customtags appended, 4-5 source (`internal` for the rule `Test rule`, else `syscalls` when empty), 6 a new uuid,
+ * 7 the string assertions on `k8s.ns.name` / `k8s.pod.name`, 8 templatedfields, 9 tags sorted bytewise, 10 metrics
+ * (not done here), 11 bracketreplacer, 12 outputfieldformat, 13 truncation of long string fields when the JSON
+ * payload is over 4096 bytes.
  *
  * Deliberate differences from falcosidekick:
  * - customfields and templatedfields are applied in the configured order, not Go's random map order, so
@@ -10,10 +16,10 @@
  *   handler and drops the connection without a response).
  */
 import { randomUUID } from "node:crypto"
+import { compileTemplate, type GoTemplate, utf8Length } from "@sidekick/gotemplate"
 import { Either } from "effect"
 import { decodeRawFalcoEvent, type FalcoEvent, IngestedEvent, writeEventJson } from "./FalcoEvent.js"
 import { rfc3339Seconds } from "./GoTime.js"
-import { compileTemplate, type GoTemplate } from "./GoTemplate.js"
 import { compareBytewise, isLosslessNumber, parseJson } from "./Json.js"
 import { parsePriority, type Priority, priorities } from "./Priority.js"
 
@@ -44,15 +50,6 @@ const maxPayloadBytes = 4096
 const maxFieldBytes = 512
 const truncatedFieldBytes = maxFieldBytes - 5
 
-const utf8Length = (s: string): number => {
-  let n = s.length
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i)
-    // 2-byte: +1, 3-byte: +2; a surrogate pair is 2 units -> 4 bytes: +1 each
-    if (c >= 0x80) n += c < 0x800 ? 1 : c >= 0xd800 && c <= 0xdfff ? 1 : 2
-  }
-  return n
-}
 /** byte length > limit, without walking strings that are obviously short or long */
 const utf8LongerThan = (s: string, limit: number): boolean =>
   s.length > limit ? true : s.length * 3 <= limit ? false : utf8Length(s) > limit
@@ -244,7 +241,8 @@ export const makeIngest = (o: EnrichmentOptions): Either.Either<Ingest, string> 
         )
       }
     }
-    // Check (§2.5), before the size check: truncation cannot change its outcome
+    // Check (`FalcoPayload.Check`: a known priority, a non-empty rule, a non-zero time, non-empty output_fields),
+    // before the size check: truncation cannot change its outcome
     if (priority === undefined) {
       return Either.left(
         raw.priority === undefined || raw.priority === null
@@ -303,7 +301,8 @@ export const makeIngest = (o: EnrichmentOptions): Either.Either<Ingest, string> 
 }
 
 /**
- * The body falcosidekick's `/test` endpoint injects (core-spec §1.5), with `now` at second precision in UTC.
+ * The body falcosidekick's `/test` endpoint injects in place of the request's own, with `now` at second precision in
+ * UTC.
  * Byte-identical to Go's, including the space after `"hostname":"falcosidekick",`.
  */
 export const testEventBody = (now: Date): string =>

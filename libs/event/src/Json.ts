@@ -6,9 +6,10 @@
  * `String(Number(literal)) === literal` and a `LosslessNumber` (the literal) for the others (`1700000000408091526`,
  * `1.10`, `1e3`, `-0`): both are written back as the exact input text.
  */
+import { compareBytewise } from "@sidekick/gotemplate"
 import { isLosslessNumber, LosslessNumber, parse as losslessParse } from "lossless-json"
 
-export { isLosslessNumber, LosslessNumber }
+export { compareBytewise, isLosslessNumber, LosslessNumber }
 
 // ---------------------------------------------------------------------------------------------------------------
 // Parsing
@@ -138,8 +139,9 @@ const keepLastDuplicate = (info: { readonly newValue: unknown }): unknown => inf
  * Parse the first JSON value of `text` (trailing bytes ignored, like Go's `json.Decoder`). Numbers that would not
  * round-trip through a JS number come back as `LosslessNumber`; the others as plain numbers. Throws `SyntaxError`.
  *
- * Why this shape (measured with bench/decode.ts on the core-spec §2.2 event, Node 20, this 2-core box):
- * - `lossless-json`'s `parse` is a JS parser: ~9 µs for that 600-byte event.
+ * Why this shape (measured with bench/decode.ts on its `Terminal shell in container` event, what Falco's `http_output`
+ * posts, Node 20, a 2-core box):
+ * - `lossless-json`'s `parse` is a JS parser: ~9 µs for that 533-byte event.
  * - `JSON.parse` is native and ~4x faster, but Node 20 has no reviver source-text access, so it cannot keep
  *   `1700000000408091526`. We therefore scan once (~1 µs), and when unsafe literals exist (every real Falco event
  *   has `evt.time`) we re-quote them as `"\u0000<literal>"` strings, `JSON.parse` the result and turn those marker
@@ -203,20 +205,6 @@ const parseFirstValue = (text: string): unknown => {
 // ---------------------------------------------------------------------------------------------------------------
 // Go map ordering
 // ---------------------------------------------------------------------------------------------------------------
-
-/** Fix-up so UTF-16 code units compare like UTF-8 bytes (code point order): surrogates sort above U+E000..U+FFFF. */
-const codePointOrderUnit = (u: number): number => (u < 0xd800 ? u : u < 0xe000 ? u + 0x2000 : u - 0x800)
-
-/** Bytewise (UTF-8) string comparison, Go's `sort.Strings` / map-key order. */
-export const compareBytewise = (a: string, b: string): number => {
-  const n = a.length < b.length ? a.length : b.length
-  for (let i = 0; i < n; i++) {
-    const x = a.charCodeAt(i)
-    const y = b.charCodeAt(i)
-    if (x !== y) return x < 0xd800 && y < 0xd800 ? x - y : codePointOrderUnit(x) - codePointOrderUnit(y)
-  }
-  return a.length - b.length
-}
 
 /** The keys of a record in Go map order. */
 export const sortedKeys = (record: Readonly<Record<string, unknown>>): Array<string> =>

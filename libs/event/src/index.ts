@@ -12,14 +12,6 @@ export {
   templateData
 } from "./FalcoEvent.js"
 export { type GoTime, goTimeStringOf, parseRfc3339, rfc3339Seconds } from "./GoTime.js"
-export {
-  compileTemplate,
-  GoFloat,
-  goStruct,
-  type GoTemplate,
-  type TemplateFunction,
-  type TemplateResult
-} from "./GoTemplate.js"
 export { type EnrichmentOptions, type Ingest, makeIngest, testEventBody } from "./Ingest.js"
 export {
   compareBytewise,

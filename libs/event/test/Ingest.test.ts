@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
+import { compileTemplate } from "@sidekick/gotemplate"
 import { Either } from "effect"
 import {
-  compileTemplate,
   type EnrichmentOptions,
   eventJson,
   type FalcoEvent,

@@ -1,6 +1,14 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Either } from "effect"
-import { compileTemplate, goStruct, parseJson, type TemplateFunction } from "../src/index.js"
+import { LosslessNumber, parse } from "lossless-json"
+import { compileTemplate, goStruct, type TemplateFunction } from "../src/index.js"
+
+/**
+ * JSON decoded the way Sidekick decodes Falco events: a number literal that survives a round trip through a JS number
+ * is a number, any other (`1700000000408091526`) a `LosslessNumber` keeping its exact text.
+ */
+const parseJson = (text: string): unknown =>
+  parse(text, null, (literal) => String(Number(literal)) === literal ? Number(literal) : new LosslessNumber(literal))
 
 const fields = parseJson(
   `{"evt.time":1700000000408091526,"k8s.ns.name":"default","proc.tty":34816,"z":null,"list":["a",1,null],"m":{"b":2,"a":"x"},"t":true,"f":false,"empty":""}`
@@ -91,6 +99,10 @@ describe("GoTemplate", () => {
     expect(render("{{ len .Tags }} {{ len .OutputFields.m }} {{ len \"héllo\" }} {{ len (index .OutputFields \"proc.tty\") }}")).toBe(
       "2 2 6 5"
     )
+  })
+
+  it("len of a string counts its UTF-8 bytes, 4 for a character above U+FFFF", () => {
+    expect(render("{{ len \"😀\" }} {{ len \"a😀é\" }}")).toBe("4 7")
   })
 
   it("printf %s %v %d %q and friends", () => {

@@ -1,0 +1,9 @@
+export {
+  compileTemplate,
+  GoFloat,
+  goStruct,
+  type GoTemplate,
+  type TemplateFunction,
+  type TemplateResult
+} from "./GoTemplate.js"
+export { compareBytewise, utf8Length } from "./Utf8.js"
