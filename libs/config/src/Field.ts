@@ -3,12 +3,16 @@
  *
  *   export const WebhookConfig = section("webhook", {
  *     address: Field.string(),
- *     customheaders: Field.map({ env: "pairs", secret: true }),
+ *     customheaders: Field.secretMap({ env: "pairs" }),
+ *     timeout: Field.optional(Field.duration("10s")),
  *     batching: { enabled: Field.bool(false), flushinterval: Field.duration("1s") }
  *   })
  *   type WebhookConfig = typeof WebhookConfig.Type
+ *
+ * Secrets (`Field.secret`, `Field.secretMap`) decode to `Redacted` values: the only way to the text is an
+ * explicit `Redacted.value(...)`, and `String()`, `JSON.stringify` and `util.inspect` print `<redacted>`.
  */
-import { Duration, Either } from "effect"
+import { Duration, Either, Redacted } from "effect"
 import { REDACTED } from "./ConfigError.js"
 import { formatGoDuration, parseGoBool, parseGoDuration, parseGoInt } from "./goParse.js"
 
@@ -32,28 +36,39 @@ export type FieldTypeId = typeof FieldTypeId
 /**
  * A declared key. `decodeFile`/`decodeEnv` return Left(expected) on failure, where `expected` never
  * contains a secret's value.
+ *
+ * `mergeEnv` and `show` are declared as methods, not function-typed properties: method parameters are
+ * checked bivariantly, so every `FieldSpec<A>` is a `FieldSpec<unknown>` (`AnyField`). Callers only ever
+ * pass a field the values that field decoded.
  */
 export interface FieldSpec<A> {
   readonly [FieldTypeId]: FieldTypeId
   readonly kind: FieldKind
   readonly defaultValue: A
+  /** the value is a credential: it decodes to a `Redacted`, and errors and `describeConfig` show `<redacted>` */
   readonly secret: boolean
   /** what a valid value looks like, for docs and errors: "an integer from 1 to 65535" */
   readonly expected: string
   /** env var syntax, for docs: "true/false", "comma-separated list", "k:v,k2:v2" */
   readonly envSyntax: string
-  /** map fields read from env in "pairs"/"cut" format merge over the file's map (env wins per key) */
-  readonly mergeEnv: boolean
   /** a YAML "" counts as unset for this field (all kinds except plain strings) */
   readonly emptyIsUnset: boolean
   readonly decodeFile: (value: unknown) => Either.Either<A, string>
   readonly decodeEnv: (text: string, env: Env) => Either.Either<A, string>
-  /** the decoded value as text for `describeConfig` (not redacted: callers redact secrets) */
-  readonly show: (value: A) => string
+  /**
+   * Present on map fields read from env in "pairs"/"cut" format: the env var's map merged over the
+   * file's map (env wins per key). Without it, a set env var replaces the file value.
+   */
+  mergeEnv?(fileValue: A, envValue: A): A
+  /**
+   * The decoded value as text for `describeConfig`. A secret shows as `<redacted>` when set, and as
+   * `""` (or `{}` for a map) when empty, so operators see that it is missing.
+   */
+  show(value: A): string
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type AnyField = FieldSpec<any>
+/** A field of any value type. */
+export type AnyField = FieldSpec<unknown>
 
 /** The fields of a section: keys to fields, or to nested groups of fields. */
 export interface Fields {
@@ -67,7 +82,7 @@ export type Decoded<F extends Fields> = {
 
 export const isField = (u: unknown): u is AnyField => typeof u === "object" && u !== null && FieldTypeId in u
 
-const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
+export const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
 
 /**
  * A YAML scalar as a string, the way mapstructure's weak decoding stringifies it for string fields:
@@ -91,13 +106,11 @@ export const scalarToString = (value: unknown): string | undefined => {
 const describeType = (value: unknown): string =>
   Array.isArray(value) ? "a list" : isRecord(value) ? "a mapping" : typeof value === "string" ? "text" : `a ${typeof value}`
 
-const make = <A>(spec: Omit<FieldSpec<A>, typeof FieldTypeId | "mergeEnv" | "emptyIsUnset" | "secret"> & {
-  readonly mergeEnv?: boolean
+const make = <A>(spec: Omit<FieldSpec<A>, typeof FieldTypeId | "emptyIsUnset" | "secret"> & {
   readonly emptyIsUnset?: boolean
   readonly secret?: boolean
 }): FieldSpec<A> => ({
   [FieldTypeId]: FieldTypeId,
-  mergeEnv: false,
   emptyIsUnset: true,
   secret: false,
   ...spec
@@ -105,11 +118,10 @@ const make = <A>(spec: Omit<FieldSpec<A>, typeof FieldTypeId | "mergeEnv" | "emp
 
 // ---------------------------------------------------------------------------------------------------------------------
 
-const stringField = (defaultValue = "", options?: { readonly secret?: boolean }): FieldSpec<string> =>
+const stringField = (defaultValue = ""): FieldSpec<string> =>
   make({
     kind: "string",
     defaultValue,
-    secret: options?.secret === true,
     emptyIsUnset: false,
     expected: "a text value",
     envSyntax: "text",
@@ -250,7 +262,6 @@ const listField = (defaultValue: ReadonlyArray<string> = [], options?: ListOptio
 export interface MapOptions {
   /** env var syntax (default "pairs") */
   readonly env?: MapEnvFormat
-  readonly secret?: boolean
   /**
    * falcosidekick's CUSTOMFIELDS: an env-supplied value `%NAME` is replaced by the env var NAME, which
    * must be set and non-empty. Only for the env var (never for the file), as in falcosidekick.
@@ -260,11 +271,14 @@ export interface MapOptions {
 
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/
 
-const mapField = (options?: MapOptions): FieldSpec<Readonly<Record<string, string>>> => {
+type StringMap = Readonly<Record<string, string>>
+
+/** `secret` only changes the error texts (they name an item by its key, never its value): see `Field.secretMap`. */
+const mapField = (options: MapOptions | undefined, secret: boolean): FieldSpec<StringMap> => {
   const format: MapEnvFormat = options?.env ?? "pairs"
-  const secret = options?.secret === true
-  const item = (raw: string): string =>
-    secret ? `the item with key "${raw.split(":")[0] ?? ""}"` : `item ${JSON.stringify(raw)}`
+  // a secret map's item is named by its key, or by its position when it has no ":" (then it may be a bare secret)
+  const item = (raw: string, index: number): string =>
+    !secret ? `item ${JSON.stringify(raw)}` : raw.includes(":") ? `the item with key "${raw.split(":")[0] ?? ""}"` : `item ${index + 1}`
   const expandRef = (key: string, value: string, env: Env): Either.Either<string, string> => {
     if (options?.expandEnvRefs !== true || !value.startsWith("%")) return Either.right(value)
     const name = value.slice(1)
@@ -273,7 +287,7 @@ const mapField = (options?: MapOptions): FieldSpec<Readonly<Record<string, strin
       ? Either.left(`the env var ${name} referenced by "${key}:%${name}" to be set and non-empty; it is ${resolved === undefined ? "unset" : "empty"}`)
       : Either.right(resolved)
   }
-  const decodeEnv = (text: string, env: Env): Either.Either<Readonly<Record<string, string>>, string> => {
+  const decodeEnv = (text: string, env: Env): Either.Either<StringMap, string> => {
     if (format === "json") {
       let parsed: unknown
       try {
@@ -284,18 +298,18 @@ const mapField = (options?: MapOptions): FieldSpec<Readonly<Record<string, strin
       return fromObject(parsed, `a JSON object such as {"Authorization":"Bearer xyz"}`)
     }
     const out: Record<string, string> = {}
-    for (const raw of text.split(",")) {
+    for (const [index, raw] of text.split(",").entries()) {
       if (raw.trim() === "") return Either.left(`comma-separated key:value pairs; found an empty item (stray comma?)`)
       if (format === "pairs") {
         const parts = raw.split(":")
         if (parts.length !== 2) {
           return Either.left(
-            `comma-separated key:value pairs; ${item(raw)} has ${parts.length} part${parts.length === 1 ? "" : "s"} when split on ":"` +
+            `comma-separated key:value pairs; ${item(raw, index)} has ${parts.length} part${parts.length === 1 ? "" : "s"} when split on ":"` +
               (parts.length > 2 ? ` (values containing ":" or "," cannot be given through the env var; use the config file)` : "")
           )
         }
         const [k = "", v = ""] = parts
-        if (k === "") return Either.left(`comma-separated key:value pairs; ${item(raw)} has an empty key`)
+        if (k === "") return Either.left(`comma-separated key:value pairs; ${item(raw, index)} has an empty key`)
         const value = expandRef(k, v, env)
         if (Either.isLeft(value)) return Either.left(value.left)
         out[k] = value.right
@@ -304,14 +318,15 @@ const mapField = (options?: MapOptions): FieldSpec<Readonly<Record<string, strin
         const k = (at < 0 ? raw : raw.slice(0, at)).trim()
         const v = at < 0 ? "" : raw.slice(at + 1).trim()
         if (!LABEL_NAME.test(k)) {
-          return Either.left(`comma-separated name:value pairs with names matching ^[a-zA-Z_][a-zA-Z0-9_]*$; ${item(raw)} has name ${JSON.stringify(k)}`)
+          const name = secret && at < 0 ? "an invalid name" : `name ${JSON.stringify(k)}`
+          return Either.left(`comma-separated name:value pairs with names matching ^[a-zA-Z_][a-zA-Z0-9_]*$; ${item(raw, index)} has ${name}`)
         }
         out[k] = v
       }
     }
     return Either.right(out)
   }
-  const fromObject = (value: unknown, expected: string): Either.Either<Readonly<Record<string, string>>, string> => {
+  const fromObject = (value: unknown, expected: string): Either.Either<StringMap, string> => {
     if (!isRecord(value)) return Either.left(`${expected}, not ${describeType(value)}`)
     const out: Record<string, string> = {}
     for (const [k, v] of Object.entries(value)) {
@@ -321,11 +336,11 @@ const mapField = (options?: MapOptions): FieldSpec<Readonly<Record<string, strin
     }
     return Either.right(out)
   }
-  return make({
+  return make<StringMap>({
     kind: "map",
     defaultValue: {},
     secret,
-    mergeEnv: format !== "json",
+    ...(format === "json" ? {} : { mergeEnv: (fileValue, envValue) => ({ ...fileValue, ...envValue }) }),
     expected: "a mapping of names to values",
     envSyntax: format === "json" ? `JSON object {"k":"v"}` : format === "cut" ? "k:v,k2:v2 (cut at first :, trimmed)" : "k:v,k2:v2",
     decodeFile: (value) => {
@@ -377,10 +392,83 @@ const minimumPriorityField = (): FieldSpec<string> => ({
   envSyntax: "priority name"
 })
 
+/** The env value merged over the file value when `field` merges, else the env value. */
+export const mergeOver = <A>(field: FieldSpec<A>, fileValue: A, envValue: A): A =>
+  field.mergeEnv === undefined ? envValue : field.mergeEnv(fileValue, envValue)
+
+/**
+ * `inner`'s decoding, errors and env merge, with the value wrapped in a `Redacted`. `show` gives
+ * `<redacted>` for a set value, and `inner`'s text (`""`, `{}`) for an empty one.
+ */
+const redactedField = <A>(inner: FieldSpec<A>, isEmpty: (value: A) => boolean): FieldSpec<Redacted.Redacted<A>> =>
+  make<Redacted.Redacted<A>>({
+    kind: inner.kind,
+    defaultValue: Redacted.make(inner.defaultValue),
+    secret: true,
+    emptyIsUnset: inner.emptyIsUnset,
+    expected: inner.expected,
+    envSyntax: inner.envSyntax,
+    decodeFile: (value) => Either.map(inner.decodeFile(value), Redacted.make),
+    decodeEnv: (text, env) => Either.map(inner.decodeEnv(text, env), Redacted.make),
+    ...(inner.mergeEnv === undefined
+      ? {}
+      : { mergeEnv: (fileValue, envValue) => Redacted.make(mergeOver(inner, Redacted.value(fileValue), Redacted.value(envValue))) }),
+    show: (r) => {
+      const value = Redacted.value(r)
+      return isEmpty(value) ? inner.show(value) : REDACTED
+    }
+  })
+
+const secretField = (defaultValue = ""): FieldSpec<Redacted.Redacted<string>> =>
+  redactedField(stringField(defaultValue), (s) => s === "")
+
+const secretMapField = (options?: MapOptions): FieldSpec<Redacted.Redacted<StringMap>> =>
+  redactedField(mapField(options, true), (m) => Object.keys(m).length === 0)
+
+/**
+ * `field`, or `undefined` when neither the file nor the env var sets the key (`field`'s own default is
+ * not used). A set value is decoded by `field`, with its errors and `expected` text.
+ */
+const optionalField = <A>(field: FieldSpec<A>): FieldSpec<A | undefined> =>
+  make<A | undefined>({
+    kind: field.kind,
+    defaultValue: undefined,
+    secret: field.secret,
+    emptyIsUnset: field.emptyIsUnset,
+    expected: field.expected,
+    envSyntax: field.envSyntax,
+    decodeFile: field.decodeFile,
+    decodeEnv: field.decodeEnv,
+    ...(field.mergeEnv === undefined
+      ? {}
+      : {
+          mergeEnv: (fileValue, envValue) =>
+            fileValue === undefined || envValue === undefined ? (envValue ?? fileValue) : mergeOver(field, fileValue, envValue)
+        }),
+    show: (value) => (value === undefined ? "" : field.show(value))
+  })
+
+/** The fields of a group, each made optional. */
+export type OptionalFields<F extends Fields> = {
+  readonly [K in keyof F]: F[K] extends FieldSpec<infer A> ? FieldSpec<A | undefined>
+    : F[K] extends Fields ? OptionalFields<F[K]>
+    : never
+}
+
+const optionalGroup = <F extends Fields>(fields: F): OptionalFields<F> =>
+  Object.fromEntries(
+    Object.entries(fields).map(([name, member]) => [name, isField(member) ? optionalField(member) : optionalGroup(member)])
+  ) as OptionalFields<F>
+
 /** Field constructors. Defaults follow falcosidekick where the key exists there. */
 export const Field = {
-  /** text; YAML scalars are stringified the Go way (1 -> "1", true -> "1"); `secret` redacts it everywhere */
+  /** text; YAML scalars are stringified the Go way (1 -> "1", true -> "1") */
   string: stringField,
+  /**
+   * a credential (URL with a token, API key, password): decoded like `string`, into a `Redacted`; shown
+   * as `<redacted>` in errors and `describeConfig`. Read it with `Redacted.value(...)`.
+   */
+  secret: secretField,
   /** strconv.ParseInt(s, 0, 64) syntax (`0x10`, `0o17`, `1_000`); optional inclusive bounds */
   int: intField,
   /** strconv.ParseBool syntax */
@@ -390,11 +478,20 @@ export const Field = {
   /** YAML list, or a comma-separated string (file or env), split on "," without trimming */
   list: listField,
   /** YAML mapping (keys keep their case); env syntax per `options.env` */
-  map: mapField,
+  map: (options?: MapOptions): FieldSpec<StringMap> => mapField(options, false),
+  /**
+   * a map of credentials (auth headers): decoded like `map`, into a `Redacted`; errors name an item by
+   * its key, never its value. Read it with `Redacted.value(...)`.
+   */
+  secretMap: secretMapField,
   /** one of fixed values */
   literal: literalField,
   /** kept raw; outputs turn it into a rank with `minimumPriorityRank` */
-  minimumPriority: minimumPriorityField
+  minimumPriority: minimumPriorityField,
+  /** `undefined` unless the file or the env var sets the key, for settings that fall back to another one */
+  optional: optionalField,
+  /** every field of a group optional: overrides of a group declared elsewhere (`<output>.delivery.*` over `delivery.*`) */
+  optionalGroup
 } as const
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -422,8 +519,8 @@ export interface Section<A> {
   readonly keys: ReadonlyArray<KeyInfo>
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type AnySection = Section<any>
+/** A section of any decoded type. */
+export type AnySection = Section<unknown>
 
 export const envVarOf = (key: string): string => key.toUpperCase().replace(/\./g, "_")
 

@@ -6,7 +6,7 @@ import { Field, section } from "./Field.js"
 
 const port = (defaultValue: number) => Field.int(defaultValue, { min: 1, max: 65535 })
 
-/** Top-level keys (core-spec §3.2). */
+/** falcosidekick's top-level keys: listen address and port, enrichment, TLS client and server files, Prometheus labels. */
 export const GlobalConfig = section("", {
   listenaddress: Field.string(""),
   listenport: port(2801),
@@ -42,8 +42,11 @@ export const GlobalConfig = section("", {
 })
 export type GlobalConfig = typeof GlobalConfig.Type
 
-/** Sidekick's delivery engine: queues, retries, timeouts, circuit breaker (no falcosidekick equivalent). */
-export const DeliveryConfig = section("delivery", {
+/**
+ * The delivery policy keys (no falcosidekick equivalent): under `delivery.*` for every output, and again,
+ * each optional, under `<output>.delivery.*` for one output (see `Field.optionalGroup`).
+ */
+export const deliveryPolicyFields = () => ({
   queuecapacity: Field.int(10000, { min: 1 }),
   overflow: Field.literal(["dropnewest", "dropoldest", "reject"], "dropnewest", { caseInsensitive: true }),
   timeout: Field.duration("10s"),
@@ -55,7 +58,12 @@ export const DeliveryConfig = section("delivery", {
   circuitbreaker: {
     failures: Field.int(5, { min: 1 }),
     resetafter: Field.duration("30s")
-  },
+  }
+})
+
+/** Sidekick's delivery engine: queues, retries, timeouts, circuit breaker, shutdown. */
+export const DeliveryConfig = section("delivery", {
+  ...deliveryPolicyFields(),
   shutdowntimeout: Field.duration("10s"),
   maxconcurrency: Field.int(64, { min: 1 })
 })

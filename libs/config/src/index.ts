@@ -14,10 +14,11 @@ export {
   type ListOptions,
   type MapEnvFormat,
   type MapOptions,
+  type OptionalFields,
   section,
   type Section
 } from "./Field.js"
-export { DeliveryConfig, enrichmentOptions, GlobalConfig, globalSections, mutualTlsClientFiles } from "./Global.js"
+export { DeliveryConfig, deliveryPolicyFields, enrichmentOptions, GlobalConfig, globalSections, mutualTlsClientFiles } from "./Global.js"
 export { formatGoDuration, parseGoBool, parseGoDuration, parseGoInt } from "./goParse.js"
 export {
   checkSections,

@@ -3,12 +3,10 @@
  */
 import { Effect, Either } from "effect"
 import { ConfigError, REDACTED, showRaw } from "./ConfigError.js"
-import { type AnySection, type KeyInfo, redact, type Section } from "./Field.js"
+import { type AnySection, isRecord, type KeyInfo, mergeOver, redact, type Section } from "./Field.js"
 import type { ConfigSource } from "./Source.js"
 
 export type Origin = "default" | "file" | "env"
-
-const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
 
 type Lookup = { readonly found: false } | { readonly found: true; readonly value: unknown }
 
@@ -56,7 +54,7 @@ const resolveKey = (source: ConfigSource, info: KeyInfo): Either.Either<Resolved
   const envSet = envText !== undefined && envText !== ""
 
   let fromFile: Resolved | undefined
-  if (!envSet || field.mergeEnv) {
+  if (!envSet || field.mergeEnv !== undefined) {
     const found = lookup(source, info)
     if (Either.isLeft(found)) return Either.left(found.left)
     const raw = found.right.found ? found.right.value : undefined
@@ -73,10 +71,7 @@ const resolveKey = (source: ConfigSource, info: KeyInfo): Either.Either<Resolved
     if (Either.isLeft(decoded)) {
       return Either.left(new ConfigError({ key, envVar, origin: "env", value: redact(field, showRaw(envText)), expected: decoded.left }))
     }
-    const value =
-      field.mergeEnv && fromFile !== undefined
-        ? { ...(fromFile.value as Record<string, string>), ...(decoded.right as Record<string, string>) }
-        : decoded.right
+    const value = fromFile === undefined ? decoded.right : mergeOver(field, fromFile.value, decoded.right)
     return Either.right({ value, origin: "env" })
   }
   return Either.right(fromFile ?? { value: field.defaultValue, origin: "default" })
@@ -148,6 +143,7 @@ export const describeConfig = (source: ConfigSource, sections: ReadonlyArray<Any
         return { key, envVar, value: r.left.value, origin: r.left.origin, secret: field.secret, error: r.left.message }
       }
       const text = field.show(r.right.value)
+      // secrets' `show` already redacts; this also covers a secret field built by hand
       const value = field.secret && text !== "" && text !== "{}" ? REDACTED : text
       return { key, envVar, value, origin: r.right.origin, secret: field.secret }
     })

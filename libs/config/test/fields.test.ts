@@ -1,7 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect } from "effect"
+import { Duration, Effect, Redacted } from "effect"
+import { inspect } from "node:util"
 import {
   ConfigError,
+  describeConfig,
   Field,
   makeSource,
   readSection,
@@ -9,11 +11,8 @@ import {
 } from "../src/index.js"
 import { failure, read, yaml } from "./support.js"
 
-
-
-
 const Slack = section("slack", {
-  webhookurl: Field.string("", { secret: true }),
+  webhookurl: Field.secret(""),
   outputformat: Field.literal(["all", "text", "fields"], "all"),
   minimumpriority: Field.minimumPriority(),
   maxconcurrentrequests: Field.int(1, { min: 0, max: 65535 }),
@@ -23,7 +22,7 @@ const Slack = section("slack", {
 
 const Es = section("elasticsearch", {
   hostport: Field.string(),
-  customheaders: Field.map({ env: "json", secret: true }),
+  customheaders: Field.secretMap({ env: "json" }),
   batching: { enabled: Field.bool(false), batchsize: Field.int(5242880), flushinterval: Field.duration("1s") }
 })
 
@@ -44,7 +43,7 @@ describe("section", () => {
   it("decodes defaults into the declared shape", () => {
     const c: typeof Es.Type = read(makeSource({}), Es)
     expect(c.hostport).toBe("")
-    expect(c.customheaders).toEqual({})
+    expect(Redacted.value(c.customheaders)).toEqual({})
     expect(c.batching.enabled).toBe(false)
     expect(c.batching.batchsize).toBe(5242880)
     expect(Duration.toMillis(c.batching.flushinterval)).toBe(1000)
@@ -234,7 +233,7 @@ describe("lists", () => {
 
 describe("maps", () => {
   const s = section("w", {
-    headers: Field.map({ env: "pairs", secret: true }),
+    headers: Field.secretMap({ env: "pairs" }),
     ext: Field.map({ env: "pairs" }),
     labels: Field.map({ env: "cut" }),
     es: Field.map({ env: "json" })
@@ -243,7 +242,7 @@ describe("maps", () => {
   it("pairs: k:v,k2:v2, merged over the file map (env wins per key)", () => {
     const c = read(yaml("w:\n  ext:\n    A: file\n    b: file\n", { W_EXT: "b:env,C:env" }), s)
     expect(c.ext).toEqual({ A: "file", b: "env", C: "env" })
-    expect(read(makeSource({ env: { W_HEADERS: "Authorization:Bearer xyz" } }), s).headers).toEqual({ Authorization: "Bearer xyz" })
+    expect(Redacted.value(read(makeSource({ env: { W_HEADERS: "Authorization:Bearer xyz" } }), s).headers)).toEqual({ Authorization: "Bearer xyz" })
   })
 
   it("pairs: an item that does not split in exactly 2 parts is an error naming the item", () => {
@@ -302,9 +301,201 @@ describe("maps", () => {
 
 describe("secrets", () => {
   it("a secret string is redacted in errors", () => {
-    const s = section("x", { token: Field.string("", { secret: true }) })
+    const s = section("x", { token: Field.secret("") })
     const e = failure(yaml("x:\n  token: [hunter2]\n"), s)
     expect(e.message).toBe(`invalid config: x.token (from file /etc/sk.yaml; env X_TOKEN) = <redacted>: expected a text value, not a list`)
     expect(e.message).not.toContain("hunter2")
+  })
+
+  it("a secret decodes to a Redacted that never prints its value", () => {
+    const s = section("x", { token: Field.secret(""), url: Field.secret("https://default") })
+    const c = read(makeSource({ env: { X_TOKEN: "hunter2" } }), s)
+    expect(Redacted.isRedacted(c.token)).toBe(true)
+    expect(Redacted.value(c.token)).toBe("hunter2")
+    expect(String(c.token)).toBe("<redacted>")
+    expect(`${c.token}`).toBe("<redacted>")
+    expect(JSON.stringify(c.token)).toBe(`"<redacted>"`)
+    expect(inspect(c.token)).toBe("<redacted>")
+    expect(JSON.stringify(c)).not.toContain("hunter2")
+    expect(inspect(c, { depth: 10 })).not.toContain("hunter2")
+    expect(Redacted.value(c.url)).toBe("https://default")
+  })
+
+  it("a secret is read from the file (stringified the Go way) and the env wins over it", () => {
+    const s = section("x", { token: Field.secret(""), pin: Field.secret(""), empty: Field.secret("d") })
+    const c = read(yaml("x:\n  token: from-file\n  pin: 1234\n  empty: ''\n"), s)
+    expect(Redacted.value(c.token)).toBe("from-file")
+    expect(Redacted.value(c.pin)).toBe("1234")
+    expect(Redacted.value(c.empty)).toBe("")
+    expect(Redacted.value(read(yaml("x:\n  token: from-file\n", { X_TOKEN: "from-env" }), s).token)).toBe("from-env")
+    expect(Redacted.value(read(yaml("x:\n  token: from-file\n", { X_TOKEN: "" }), s).token)).toBe("from-file")
+  })
+
+  it("show: <redacted> when set, empty text when empty; describeConfig likewise", () => {
+    expect(Field.secret().show(Redacted.make("hunter2"))).toBe("<redacted>")
+    expect(Field.secret().show(Redacted.make(""))).toBe("")
+    expect(Field.secretMap().show(Redacted.make({ a: "b" }))).toBe("<redacted>")
+    expect(Field.secretMap().show(Redacted.make({}))).toBe("{}")
+    expect(Field.secret().secret && Field.secretMap().secret && !Field.string().secret && !Field.map().secret).toBe(true)
+    const s = section("x", { token: Field.secret(""), headers: Field.secretMap() })
+    const entries = describeConfig(makeSource({ env: { X_TOKEN: "hunter2", X_HEADERS: "a:s3cr3t" } }), [s])
+    expect(entries.map((e) => [e.key, e.value, e.origin, e.secret])).toEqual([
+      ["x.token", "<redacted>", "env", true],
+      ["x.headers", "<redacted>", "env", true]
+    ])
+  })
+
+  it("secret maps: pairs and cut merge the env over the file map, json replaces it", () => {
+    const s = section("w", {
+      headers: Field.secretMap({ env: "pairs" }),
+      labels: Field.secretMap({ env: "cut" }),
+      es: Field.secretMap({ env: "json" })
+    })
+    const c = read(
+      yaml("w:\n  headers:\n    Authorization: Bearer file\n    X-Org: acme\n  labels: {team: file, zone: a}\n  es: {a: file}\n", {
+        W_HEADERS: "Authorization:Bearer env,X-Extra:1",
+        W_LABELS: " team : sec ops ",
+        W_ES: `{"b":"env"}`
+      }),
+      s
+    )
+    expect(Redacted.value(c.headers)).toEqual({ Authorization: "Bearer env", "X-Org": "acme", "X-Extra": "1" })
+    expect(Redacted.value(c.labels)).toEqual({ team: "sec ops", zone: "a" })
+    expect(Redacted.value(c.es)).toEqual({ b: "env" })
+    expect(Redacted.value(read(yaml(`w:\n  es: '{"k":"v"}'\n`), s).es)).toEqual({ k: "v" })
+    expect(Redacted.value(read(makeSource({}), s).headers)).toEqual({})
+    expect(String(c.headers)).toBe("<redacted>")
+    expect(JSON.stringify(c)).not.toContain("Bearer")
+    expect(inspect(c, { depth: 10 })).not.toContain("Bearer")
+  })
+
+  it("secret maps: errors never contain a value", () => {
+    const s = section("w", {
+      headers: Field.secretMap({ env: "pairs" }),
+      labels: Field.secretMap({ env: "cut" }),
+      es: Field.secretMap({ env: "json" })
+    })
+    const cases: ReadonlyArray<readonly [ReturnType<typeof makeSource>, string]> = [
+      [
+        makeSource({ env: { W_HEADERS: "X-Org:acme,s3cr3t" } }),
+        `invalid config: w.headers (W_HEADERS from env) = <redacted>: expected comma-separated key:value pairs; item 2 has 1 part when split on ":"`
+      ],
+      [
+        makeSource({ env: { W_LABELS: "team:x,s3cr3t-token" } }),
+        `invalid config: w.labels (W_LABELS from env) = <redacted>: expected comma-separated name:value pairs with names matching ^[a-zA-Z_][a-zA-Z0-9_]*$; item 2 has an invalid name`
+      ],
+      [
+        makeSource({ env: { W_LABELS: "bad-name:s3cr3t" } }),
+        `invalid config: w.labels (W_LABELS from env) = <redacted>: expected comma-separated name:value pairs with names matching ^[a-zA-Z_][a-zA-Z0-9_]*$; the item with key "bad-name" has name "bad-name"`
+      ],
+      [
+        makeSource({ env: { W_ES: "{s3cr3t" } }),
+        `invalid config: w.es (W_ES from env) = <redacted>: expected a JSON object such as {"Authorization":"Bearer xyz"}; this is not valid JSON`
+      ],
+      [
+        yaml("w:\n  headers: {a: {deep: s3cr3t}}\n"),
+        `invalid config: w.headers (from file /etc/sk.yaml; env W_HEADERS) = <redacted>: expected a mapping of names to values; key "a" holds a mapping, not a plain value`
+      ]
+    ]
+    for (const [source, message] of cases) {
+      const e = failure(source, s)
+      expect(e.message).toBe(message)
+      expect(JSON.stringify(e)).not.toContain("s3cr3t")
+    }
+  })
+})
+
+describe("optional fields", () => {
+  const Slack = section("slack", {
+    delivery: {
+      timeout: Field.optional(Field.duration("10s")),
+      maxattempts: Field.optional(Field.int(5, { min: 1 })),
+      overflow: Field.optional(Field.literal(["dropnewest", "dropoldest", "reject"], "dropnewest", { caseInsensitive: true })),
+      checkcert: Field.optional(Field.bool(true)),
+      footer: Field.optional(Field.string("x"))
+    }
+  })
+  const UNSET = { timeout: undefined, maxattempts: undefined, overflow: undefined, checkcert: undefined, footer: undefined }
+
+  it("unset in file and env: undefined, not the inner field's default", () => {
+    const c = read(makeSource({}), Slack)
+    expect(c.delivery).toEqual(UNSET)
+    const timeout: Duration.Duration | undefined = c.delivery.timeout
+    expect(timeout).toBeUndefined()
+    expect(read(yaml("slack:\n  delivery:\n    timeout:\n    maxattempts: ''\n    checkcert:\n"), Slack).delivery).toEqual(UNSET)
+    const emptyEnv = { SLACK_DELIVERY_TIMEOUT: "", SLACK_DELIVERY_MAXATTEMPTS: "", SLACK_DELIVERY_OVERFLOW: "", SLACK_DELIVERY_CHECKCERT: "" }
+    expect(read(makeSource({ env: emptyEnv }), Slack).delivery).toEqual(UNSET)
+  })
+
+  it("set in the file: decoded by the inner field", () => {
+    const c = read(yaml("slack:\n  delivery:\n    timeout: 1m30s\n    maxattempts: 0x3\n    overflow: DropOldest\n    checkcert: false\n    footer: ''\n"), Slack)
+    expect(Duration.toMillis(c.delivery.timeout!)).toBe(90_000)
+    expect(c.delivery.maxattempts).toBe(3)
+    expect(c.delivery.overflow).toBe("dropoldest")
+    expect(c.delivery.checkcert).toBe(false)
+    expect(c.delivery.footer).toBe("")
+    expect(Duration.toMillis(read(yaml("slack:\n  delivery:\n    timeout: 0\n"), Slack).delivery.timeout!)).toBe(0)
+  })
+
+  it("set in the env: decoded by the inner field, over the file", () => {
+    const c = read(
+      yaml("slack:\n  delivery:\n    timeout: 1s\n    checkcert: true\n", {
+        SLACK_DELIVERY_TIMEOUT: "250ms",
+        SLACK_DELIVERY_MAXATTEMPTS: "7",
+        SLACK_DELIVERY_OVERFLOW: "reject",
+        SLACK_DELIVERY_CHECKCERT: "F"
+      }),
+      Slack
+    )
+    expect(Duration.toMillis(c.delivery.timeout!)).toBe(250)
+    expect(c.delivery.maxattempts).toBe(7)
+    expect(c.delivery.overflow).toBe("reject")
+    expect(c.delivery.checkcert).toBe(false)
+  })
+
+  it("an invalid value fails with the inner field's error, naming the key and the env var", () => {
+    expect(failure(makeSource({ env: { SLACK_DELIVERY_MAXATTEMPTS: "0" } }), Slack).message).toBe(
+      `invalid config: slack.delivery.maxattempts (SLACK_DELIVERY_MAXATTEMPTS from env) = "0": expected an integer >= 1`
+    )
+    expect(failure(yaml("slack:\n  delivery:\n    timeout: 10\n"), Slack).message).toBe(
+      `invalid config: slack.delivery.timeout (from file /etc/sk.yaml; env SLACK_DELIVERY_TIMEOUT) = "10": expected a duration such as 1s, 500ms, 1m30s or 2h (units ns, us, ms, s, m, h); a bare number has no unit`
+    )
+    expect(failure(makeSource({ env: { SLACK_DELIVERY_TIMEOUT: "soon" } }), Slack).message).toBe(
+      `invalid config: slack.delivery.timeout (SLACK_DELIVERY_TIMEOUT from env) = "soon": expected a duration such as 1s, 500ms, 1m30s or 2h (units ns, us, ms, s, m, h)`
+    )
+    expect(failure(makeSource({ env: { SLACK_DELIVERY_OVERFLOW: "block" } }), Slack).message).toBe(
+      `invalid config: slack.delivery.overflow (SLACK_DELIVERY_OVERFLOW from env) = "block": expected one of dropnewest, dropoldest, reject`
+    )
+    expect(failure(yaml("slack:\n  delivery:\n    checkcert: maybe\n"), Slack).message).toBe(
+      `invalid config: slack.delivery.checkcert (from file /etc/sk.yaml; env SLACK_DELIVERY_CHECKCERT) = "maybe": expected a boolean: true or false (also 1, t, T, TRUE, True, 0, f, F, FALSE, False)`
+    )
+  })
+
+  it("keeps the inner field's expected text and kind; show(undefined) is empty", () => {
+    const inner = Field.int(5, { min: 1 })
+    const field = Field.optional(inner)
+    expect(field.defaultValue).toBeUndefined()
+    expect(field.expected).toBe(inner.expected)
+    expect(field.kind).toBe("int")
+    expect(field.show(undefined)).toBe("")
+    expect(field.show(3)).toBe("3")
+    expect(Field.optional(Field.duration("1s")).show(Duration.millis(1500))).toBe("1.5s")
+    const entries = describeConfig(makeSource({ env: { SLACK_DELIVERY_TIMEOUT: "2s" } }), [Slack])
+    expect(entries.map((e) => [e.key, e.value, e.origin])).toEqual([
+      ["slack.delivery.timeout", "2s", "env"],
+      ["slack.delivery.maxattempts", "", "default"],
+      ["slack.delivery.overflow", "", "default"],
+      ["slack.delivery.checkcert", "", "default"],
+      ["slack.delivery.footer", "", "default"]
+    ])
+  })
+
+  it("an optional secret stays redacted; an optional secret map still merges env over file", () => {
+    const s = section("x", { token: Field.optional(Field.secret()), headers: Field.optional(Field.secretMap()) })
+    expect(read(makeSource({}), s)).toEqual({ token: undefined, headers: undefined })
+    const c = read(yaml("x:\n  headers: {a: file, b: file}\n", { X_TOKEN: "hunter2", X_HEADERS: "b:env" }), s)
+    expect(Redacted.value(c.token!)).toBe("hunter2")
+    expect(Redacted.value(c.headers!)).toEqual({ a: "file", b: "env" })
+    expect(describeConfig(makeSource({ env: { X_TOKEN: "hunter2" } }), [s]).map((e) => e.value)).toEqual(["<redacted>", ""])
   })
 })

@@ -188,7 +188,7 @@ describe("DeliveryConfig", () => {
 })
 
 describe("describeConfig", () => {
-  const Slack = section("slack", { webhookurl: Field.string("", { secret: true }), headers: Field.map({ secret: true }) })
+  const Slack = section("slack", { webhookurl: Field.secret(""), headers: Field.secretMap() })
 
   it("value, origin and env var of every key; secrets redacted", () => {
     const source = yaml("listenport: 2802\nslack:\n  webhookurl: https://hooks.slack.com/services/T0/B0/s3cr3t\n", {

@@ -2,7 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Effect, Either } from "effect"
+import { Effect, Either, Redacted } from "effect"
 import { ConfigLoadError, Field, loadSource, makeSource, parseArgs, readSection, section, sourceFromYaml, unknownKeys } from "../src/index.js"
 
 const dir = mkdtempSync(join(tmpdir(), "sidekick-config-"))
@@ -53,7 +53,7 @@ describe("command line", () => {
 })
 
 describe("loadSource", () => {
-  const S = section("slack", { webhookurl: Field.string("", { secret: true }), footer: Field.string("x") })
+  const S = section("slack", { webhookurl: Field.secret(""), footer: Field.string("x") })
 
   it.effect("reads the YAML file and keeps env", () =>
     Effect.gen(function* () {
@@ -61,7 +61,8 @@ describe("loadSource", () => {
       const source = yield* loadSource({ argv: ["--config-file", file], env: { SLACK_FOOTER: "e" } })
       expect(source.file).toBe(file)
       expect(source.action).toBe("run")
-      expect(yield* readSection(source, S)).toEqual({ webhookurl: "https://hooks", footer: "e" })
+      const c = yield* readSection(source, S)
+      expect({ ...c, webhookurl: Redacted.value(c.webhookurl) }).toEqual({ webhookurl: "https://hooks", footer: "e" })
     })
   )
 
@@ -70,7 +71,7 @@ describe("loadSource", () => {
       const source = yield* loadSource({ argv: [], env: { SLACK_WEBHOOKURL: "https://h" } })
       expect(source.tree).toEqual({})
       expect(source.file).toBeUndefined()
-      expect((yield* readSection(source, S)).webhookurl).toBe("https://h")
+      expect(Redacted.value((yield* readSection(source, S)).webhookurl)).toBe("https://h")
     })
   )
 
