@@ -13,49 +13,35 @@ import {
   readSection,
   unknownKeys
 } from "@sidekick/config"
-import type { DeliveryOptions, OverflowPolicy, TlsFiles } from "@sidekick/delivery"
-import { type RegisteredOutput, outputs as registry } from "@sidekick/outputs"
-import { Effect } from "effect"
-
-export interface EnabledOutput {
-  readonly registered: RegisteredOutput
-  readonly config: unknown
-}
+import { defaultDeliveryOptions, type DeliveryOptions, resolvePolicy, type TlsFiles } from "@sidekick/delivery"
+import { type EnabledOutput, outputs as registry, policyOverrides } from "@sidekick/outputs"
+import { Effect, Option } from "effect"
 
 export interface AppConfig {
   readonly global: typeof GlobalConfig.Type
   readonly delivery: DeliveryOptions
+  /** the outputs the configuration enables, in registry order */
   readonly outputs: ReadonlyArray<EnabledOutput>
   /** YAML keys no section declares: typos, or outputs Sidekick does not have yet */
   readonly unknownKeys: ReadonlyArray<string>
 }
 
-export const allSections: ReadonlyArray<AnySection> = [
-  ...globalSections,
-  ...registry.map((r) => r.section as AnySection)
-]
+export const allSections: ReadonlyArray<AnySection> = [...globalSections, ...registry.map((r) => r.section)]
 
 export const readAppConfig = (source: ConfigSource): Effect.Effect<AppConfig, ConfigError> =>
   Effect.gen(function*() {
     const global = yield* readSection(source, GlobalConfig)
     const d = yield* readSection(source, DeliveryConfig)
-    const enabled: Array<EnabledOutput> = []
-    for (const registered of registry) {
-      const config = yield* readSection(source, registered.section as AnySection)
-      if (registered.definition.enabled(config)) enabled.push({ registered, config })
-    }
+    const enabled = yield* Effect.forEach(registry, (definition) => definition.read(source))
     return {
       global,
+      // the same conversion as an output's `delivery.*` overrides: every global key is set
       delivery: {
-        queueCapacity: d.queuecapacity,
-        overflow: d.overflow as OverflowPolicy,
-        timeout: d.timeout,
-        retry: { maxAttempts: d.retry.maxattempts, initialDelay: d.retry.initialdelay, maxDelay: d.retry.maxdelay },
-        circuitBreaker: { failures: d.circuitbreaker.failures, resetAfter: d.circuitbreaker.resetafter },
+        ...resolvePolicy(defaultDeliveryOptions, policyOverrides(d)),
         shutdownTimeout: d.shutdowntimeout,
         maxConcurrency: d.maxconcurrency
       },
-      outputs: enabled,
+      outputs: enabled.flatMap(Option.toArray),
       unknownKeys: unknownKeys(source, allSections)
     }
   })

@@ -129,13 +129,16 @@ export interface DeliveryPolicy {
   readonly rateLimit?: RateLimit | undefined
 }
 
+/** each key may be left unset */
+type Unset<A> = { readonly [K in keyof A]?: A[K] | undefined }
+
 /** An output's own `<output>.delivery.*` keys: what is set wins over the global policy. */
 export interface PolicyOverrides {
   readonly queueCapacity?: number | undefined
   readonly overflow?: OverflowPolicy | undefined
   readonly timeout?: Duration.DurationInput | undefined
-  readonly retry?: Partial<DeliveryPolicy["retry"]> | undefined
-  readonly circuitBreaker?: Partial<DeliveryPolicy["circuitBreaker"]> | undefined
+  readonly retry?: Unset<DeliveryPolicy["retry"]> | undefined
+  readonly circuitBreaker?: Unset<DeliveryPolicy["circuitBreaker"]> | undefined
   readonly rateLimit?: RateLimit | undefined
 }
 

@@ -1,13 +1,16 @@
 /**
- * Alertmanager (catalog §4.1): one alert per event, POSTed to every configured host (HA pairs each get it).
+ * Alertmanager: one alert per event (`POST <host><endpoint>`, a JSON list of one alert with labels,
+ * annotations and severity, as falcosidekick's `alertmanager` output sends it), to every configured host:
+ * an HA pair each get it.
  */
-import { Field, section } from "@sidekick/config"
-import { define, HttpTransport, originOf, OutputError, OutputInitError } from "@sidekick/delivery"
+import { Field } from "@sidekick/config"
+import { originOf } from "@sidekick/delivery"
 import { type FalcoEvent, goJson, parsePriority, type Priority, rank } from "@sidekick/event"
 import { Effect, Either } from "effect"
-import { httpClientFor, httpCommonFields, httpOutput } from "./common.js"
+import { define } from "./Definition.js"
+import { httpFields, outputSection } from "./OutputConfig.js"
 
-export const AlertManagerConfig = section("alertmanager", {
+export const AlertManagerConfig = outputSection("alertmanager", {
   hostport: Field.list([]),
   endpoint: Field.string("/api/v2/alerts"),
   expiresafter: Field.int(0, { min: 0 }),
@@ -16,8 +19,8 @@ export const AlertManagerConfig = section("alertmanager", {
   customseveritymap: Field.map({ env: "cut" }),
   dropeventdefaultpriority: Field.string("critical"),
   dropeventthresholds: Field.string("10000:critical, 1000:critical, 100:critical, 10:warning, 1:warning"),
-  customheaders: Field.map({ env: "pairs", secret: true }),
-  ...httpCommonFields()
+  customheaders: Field.secretMap({ env: "pairs" }),
+  ...httpFields()
 })
 export type AlertManagerConfig = typeof AlertManagerConfig.Type
 
@@ -181,13 +184,13 @@ export const alertManagerOptions = (
 ): Either.Either<AlertManagerPayloadOptions, { readonly key: string; readonly message: string }> => {
   const thresholds = parseDropThresholds(c.dropeventthresholds)
   if (Either.isLeft(thresholds)) {
-    return Either.left({ key: "alertmanager.dropeventthresholds", message: `invalid alertmanager.dropeventthresholds: ${thresholds.left}` })
+    return Either.left({ key: "dropeventthresholds", message: `invalid alertmanager.dropeventthresholds: ${thresholds.left}` })
   }
   const severityMap: Partial<Record<Priority, string>> = {}
   for (const [k, v] of Object.entries(c.customseveritymap)) {
     const p = parsePriority(k.trim())
     if (p === undefined) {
-      return Either.left({ key: "alertmanager.customseveritymap", message: `invalid alertmanager.customseveritymap: "${k}" is not a Falco priority` })
+      return Either.left({ key: "customseveritymap", message: `invalid alertmanager.customseveritymap: "${k}" is not a Falco priority` })
     }
     severityMap[p] = v.trim()
   }
@@ -211,23 +214,22 @@ export const alertManagerOptions = (
 const hostsOf = (c: AlertManagerConfig): ReadonlyArray<string> =>
   c.hostport.flatMap((h) => h.split(",")).map((h) => h.trim()).filter((h) => h !== "")
 
-export const AlertManager = define<AlertManagerConfig, HttpTransport>({
-  key: "alertmanager",
+export const AlertManager = define({
+  config: AlertManagerConfig,
   displayName: "AlertManager",
   enabled: (c) => hostsOf(c).length > 0,
-  make: (c) =>
+  make: (c, ctx) =>
     Effect.gen(function*() {
       const parsed = alertManagerOptions(c)
-      if (Either.isLeft(parsed)) {
-        return yield* Effect.fail(new OutputInitError({ output: "alertmanager", key: parsed.left.key, message: parsed.left.message }))
-      }
+      if (Either.isLeft(parsed)) return yield* Effect.fail(ctx.initError(parsed.left.message, { key: parsed.left.key }))
       const options = parsed.right
-      const http = yield* httpClientFor("alertmanager", c, { customHeaders: c.customheaders })
+      const http = yield* ctx.http({ customHeaders: c.customheaders })
       const hosts = hostsOf(c)
       return {
-        ...httpOutput("alertmanager", c),
-        send: (events) => {
-          const body = alertManagerBody(events[0], options)
+        kind: "single",
+        // Every host gets the alert; a retry re-sends to all of them, which Alertmanager deduplicates.
+        send: (event) => {
+          const body = alertManagerBody(event, options)
           return Effect.forEach(
             hosts,
             (host) => Effect.either(http.send({ url: host + c.endpoint, body })),
@@ -240,16 +242,11 @@ export const AlertManager = define<AlertManagerConfig, HttpTransport>({
               const first = (failures.find((f) => f.error.retryable) ?? failures[0]!).error
               const message = `${failures.length} of ${hosts.length} host(s) failed: ` +
                 failures.map((f) => `${originOf(f.host)}: ${f.error.message}`).join("; ")
-              return Effect.fail(
-                new OutputError({
-                  output: "alertmanager",
-                  reason: first.reason,
-                  message,
-                  ...(first.status === undefined ? {} : { status: first.status }),
-                  ...(first.retryAfter === undefined ? {} : { retryAfter: first.retryAfter }),
-                  cause: first
-                })
-              )
+              return Effect.fail(ctx.error(first.reason, message, {
+                ...(first.status === undefined ? {} : { status: first.status }),
+                ...(first.retryAfter === undefined ? {} : { retryAfter: first.retryAfter }),
+                cause: first
+              }))
             })
           )
         }

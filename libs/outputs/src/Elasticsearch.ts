@@ -1,43 +1,37 @@
 /**
- * Elasticsearch (catalog §3.1): one document per event (`/{index}-{date}/{type}`), or `_bulk` NDJSON when
- * `batching.enabled`. Index template created at start-up when `createindextemplate`.
+ * Elasticsearch: one document per event (`POST /{index}-{date}/{type}`), or, with `batching.enabled`, one
+ * `_bulk` NDJSON request per batch (a `create` action line and the document per event). The document is
+ * the event JSON plus a trailing `@timestamp` (the event time). With `createindextemplate`, the index
+ * template `falco` is created at start-up when missing, and output fields are flattened (`.` -> `_`).
  */
-import { Field, section } from "@sidekick/config"
-import {
-  define,
-  HttpTransport,
-  isSuccessStatus,
-  originOf,
-  OutputError,
-  type OutputHttpClient,
-  OutputInitError,
-  statusError
-} from "@sidekick/delivery"
-import { eventPayload, type FalcoEvent, goJson } from "@sidekick/event"
-import { Clock, Duration, Effect } from "effect"
-import { httpClientFor, httpCommonFields, httpOutput } from "./common.js"
+import { Field } from "@sidekick/config"
+import { isSuccessStatus, originOf, type OutputError, type OutputHttpClient, type PartialFailure, statusError } from "@sidekick/delivery"
+import { eventJson, eventPayload, type FalcoEvent, goJson } from "@sidekick/event"
+import { Clock, Effect, Redacted } from "effect"
+import { define, type OutputContext } from "./Definition.js"
+import { batchingFields, batchOptions, httpFields, outputSection } from "./OutputConfig.js"
 
-export const ElasticsearchConfig = section("elasticsearch", {
+export const ElasticsearchConfig = outputSection("elasticsearch", {
   hostport: Field.string(),
   index: Field.string("falco"),
   type: Field.string("_doc"),
   pipeline: Field.string(""),
   suffix: Field.literal(["daily", "monthly", "annually", "none"] as const, "daily"),
-  apikey: Field.string("", { secret: true }),
+  apikey: Field.secret(),
   username: Field.string(""),
-  password: Field.string("", { secret: true }),
+  password: Field.secret(),
   flattenfields: Field.bool(false),
   createindextemplate: Field.bool(false),
   numberofshards: Field.int(3),
   numberofreplicas: Field.int(3),
-  customheaders: Field.map({ env: "json", secret: true }),
+  customheaders: Field.secretMap({ env: "json" }),
   enablecompression: Field.bool(false),
   batching: {
-    enabled: Field.bool(false),
-    batchsize: Field.int(5242880),
-    flushinterval: Field.duration("1s")
+    ...batchingFields({ enabled: false, maxevents: 10_000, maxbytes: 5 * 1024 * 1024, flushinterval: "1s" }),
+    /** falcosidekick's name for `maxbytes`; when set, it wins */
+    batchsize: Field.optional(Field.int(5 * 1024 * 1024, { min: 1 }))
   },
-  ...httpCommonFields()
+  ...httpFields()
 })
 export type ElasticsearchConfig = typeof ElasticsearchConfig.Type
 
@@ -86,25 +80,6 @@ export const elasticsearchDoc = (event: FalcoEvent, o: ElasticsearchDocOptions):
 /** one `_bulk` entry: action line and document line, each newline-terminated */
 export const bulkEntry = (index: string, doc: string): string => goJson({ create: { _index: index } }) + "\n" + doc + "\n"
 
-/** Group bulk entries into requests of at most `batchSize` bytes (an entry larger than that goes alone). */
-export const splitBulk = (entries: ReadonlyArray<string>, batchSize: number): Array<Array<string>> => {
-  const groups: Array<Array<string>> = []
-  let current: Array<string> = []
-  let currentBytes = 0
-  for (const entry of entries) {
-    const bytes = Buffer.byteLength(entry)
-    if (current.length > 0 && currentBytes + bytes > batchSize) {
-      groups.push(current)
-      current = []
-      currentBytes = 0
-    }
-    current.push(entry)
-    currentBytes += bytes
-  }
-  if (current.length > 0) groups.push(current)
-  return groups
-}
-
 /**
  * The output_fields prefix a `document_parsing_exception` complains about, e.g. reason
  * "failed to parse field [output_fields.proc.pid] of type [long]" gives "proc.pid"; undefined otherwise.
@@ -129,8 +104,18 @@ interface BulkItem {
   readonly error?: { readonly type?: string; readonly reason?: string }
 }
 
-/** Check a `_bulk` response: undefined when every item was created, else a description of the failures. */
-export const bulkFailures = (responseBody: string, expectedItems: number): string | undefined => {
+export interface BulkItemFailure {
+  /** the item's position in the request */
+  readonly index: number
+  readonly status: number | undefined
+  readonly message: string
+}
+
+/**
+ * The items of a `_bulk` answer that were not created: an empty list when all were; Left when the answer
+ * cannot be read or does not have one item per event sent.
+ */
+export const bulkItemFailures = (responseBody: string, expectedItems: number): ReadonlyArray<BulkItemFailure> | string => {
   let parsed: { errors?: boolean; items?: ReadonlyArray<Record<string, BulkItem>> }
   try {
     parsed = JSON.parse(responseBody)
@@ -138,28 +123,31 @@ export const bulkFailures = (responseBody: string, expectedItems: number): strin
     return `unparseable _bulk response for ${expectedItems} item(s)`
   }
   const items = parsed.items ?? []
-  if (items.length !== expectedItems) {
-    return `_bulk response has ${items.length} item(s) for ${expectedItems} sent`
-  }
-  const reasons = new Map<string, number>()
-  let failed = 0
-  for (const item of items) {
+  if (items.length !== expectedItems) return `_bulk response has ${items.length} item(s) for ${expectedItems} sent`
+  const failures: Array<BulkItemFailure> = []
+  items.forEach((item, index) => {
     const result = item["create"] ?? Object.values(item)[0] ?? {}
-    if (result.status === 200 || result.status === 201) continue
-    failed++
-    const why = result.error === undefined
+    if (result.status === 200 || result.status === 201) return
+    const message = result.error === undefined
       ? `status ${result.status ?? "missing"}`
       : `${result.error.type ?? "error"}: ${result.error.reason ?? ""}`.trim()
-    reasons.set(why, (reasons.get(why) ?? 0) + 1)
-  }
-  if (failed === 0) return undefined
-  const detail = [...reasons.entries()].slice(0, 3).map(([why, n]) => `${n} x ${why}`).join("; ")
-  return `${failed} of ${expectedItems} bulk item(s) rejected: ${detail}${reasons.size > 3 ? "; ..." : ""}`
+    failures.push({ index, status: result.status, message })
+  })
+  return failures
+}
+
+/**
+ * One failed bulk item as an attempt error: 429 (the cluster is pushing back) and 5xx are statuses worth
+ * another try; anything else (a mapping error, a version conflict) is refused for good.
+ */
+const bulkItemError = (ctx: OutputContext, f: BulkItemFailure): OutputError => {
+  const transient = f.status !== undefined && (f.status === 429 || f.status >= 500)
+  return ctx.error(transient ? "Status" : "Rejected", `bulk item rejected: ${f.message}`, f.status === undefined ? {} : { status: f.status })
 }
 
 const keywordField = (ignoreAbove: number) => ({ type: "text", fields: { keyword: { type: "keyword", ignore_above: ignoreAbove } } })
 
-/** flattened output_fields names falcosidekick's index template maps as text + keyword (the 74 of outputs/elasticsearch_mapping.go as we could read it; the catalog counts 79 at HEAD) */
+/** flattened output_fields names falcosidekick's index template maps as text + keyword (74 of falcosidekick's outputs/elasticsearch_mapping.go; its newest version maps 79) */
 export const templateOutputFields: ReadonlyArray<string> = [
   "container_info", "container_mounts", "container_start",
   "evt_arg_cmd", "evt_arg_fd", "evt_arg_filename", "evt_arg_flags", "evt_arg_linkpath", "evt_arg_mode", "evt_arg_name",
@@ -196,11 +184,9 @@ export const indexTemplate = (index: string, suffix: IndexSuffix, shards: number
   }
 })
 
-const initError = (message: string, cause?: unknown) =>
-  new OutputInitError({ output: "elasticsearch", key: "elasticsearch.createindextemplate", message, cause })
-
-const ensureIndexTemplate = (http: OutputHttpClient, c: ElasticsearchConfig) =>
+const ensureIndexTemplate = (ctx: OutputContext, http: OutputHttpClient, c: ElasticsearchConfig) =>
   Effect.gen(function*() {
+    const initError = (message: string, cause?: unknown) => ctx.initError(message, { key: "createindextemplate", cause })
     const url = `${c.hostport}/_index_template/falco`
     const where = `index template on ${originOf(c.hostport)}`
     const existing = yield* http.exchange({ method: "GET", url }).pipe(
@@ -216,26 +202,28 @@ const ensureIndexTemplate = (http: OutputHttpClient, c: ElasticsearchConfig) =>
     )
   })
 
-/** roughly one event per KiB of batchsize, for the Dispatcher's count bound; sends split by bytes anyway */
-export const bulkMaxEvents = (batchSize: number): number => Math.min(10_000, Math.max(1, Math.ceil(batchSize / 1024)))
+/** the bytes one event adds to a `_bulk` request: its document is its JSON plus `@timestamp`, its action line names the index */
+export const bulkEntrySize = (event: FalcoEvent, indexLength: number): number =>
+  Buffer.byteLength(eventJson(event)) + 48 + 24 + indexLength
 
-export const Elasticsearch = define<ElasticsearchConfig, HttpTransport>({
-  key: "elasticsearch",
+export const Elasticsearch = define({
+  config: ElasticsearchConfig,
   displayName: "Elasticsearch",
   enabled: (c) => c.hostport !== "",
-  make: (c) =>
+  make: (c, ctx) =>
     Effect.gen(function*() {
-      const useBasic = c.username !== "" && c.password !== ""
-      const http = yield* httpClientFor("elasticsearch", c, {
+      const password = Redacted.value(c.password)
+      const apikey = Redacted.value(c.apikey)
+      const useBasic = c.username !== "" && password !== ""
+      const http = yield* ctx.http({
         customHeaders: c.customheaders,
         ...(useBasic ? { basicAuth: { user: c.username, password: c.password } } : {})
       })
-      if (c.createindextemplate) yield* ensureIndexTemplate(http, c)
+      if (c.createindextemplate) yield* ensureIndexTemplate(ctx, http, c)
       const flatten = c.flattenfields || c.createindextemplate
-      const headers: Record<string, string> = !useBasic && c.apikey !== "" ? { Authorization: `APIKey ${c.apikey}` } : {}
+      const headers: Record<string, string> = !useBasic && apikey !== "" ? { Authorization: `APIKey ${apikey}` } : {}
       const query = c.pipeline === "" ? "" : `?pipeline=${encodeURIComponent(c.pipeline)}`
       const gzip = c.enablecompression
-      const batchSize = c.batching.batchsize > 0 ? c.batching.batchsize : 5242880
       const currentIndex = Effect.map(Clock.currentTimeMillis, (now) => indexName(c.index, c.suffix, now))
 
       const sendOne = (event: FalcoEvent) =>
@@ -244,31 +232,35 @@ export const Elasticsearch = define<ElasticsearchConfig, HttpTransport>({
           const first = yield* http.exchange({ url, headers, gzip, body: elasticsearchDoc(event, { flatten }) })
           if (isSuccessStatus(first.status)) return
           const conflict = first.status === 400 ? mappingConflictField(first.body) : undefined
-          if (conflict === undefined) return yield* Effect.fail(statusError("elasticsearch", first, url))
+          if (conflict === undefined) return yield* Effect.fail(statusError(ctx.name, first, url))
           yield* Effect.logInfo(`Elasticsearch - mapping conflict on output_fields.${conflict}: posting again without it`)
           yield* http.send({ url, headers, gzip, body: elasticsearchDoc(event, { flatten, dropPrefixes: [conflict] }) })
         })
 
+      // One batch is one `_bulk` request is one attempt; the Dispatcher's batch is bounded by `maxbytes`
+      // (`batchsize`). Items the answer rejects are classified one by one, so a retry re-posts only the
+      // items that failed retryably, never the ones already created.
       const sendBulk = (events: ReadonlyArray<FalcoEvent>) =>
         Effect.gen(function*() {
           const index = yield* currentIndex
-          const entries = events.map((e) => bulkEntry(index, elasticsearchDoc(e, { flatten })))
-          const url = `${c.hostport}/_bulk${query}`
-          for (const group of splitBulk(entries, batchSize)) {
-            const response = yield* http.send({ url, headers, gzip, body: group.join("") })
-            const failures = bulkFailures(response.body, group.length)
-            if (failures !== undefined) {
-              return yield* Effect.fail(new OutputError({ output: "elasticsearch", reason: "Rejected", message: failures }))
-            }
-          }
+          const body = events.map((e) => bulkEntry(index, elasticsearchDoc(e, { flatten }))).join("")
+          const response = yield* http.send({ url: `${c.hostport}/_bulk${query}`, headers, gzip, body })
+          const failures = bulkItemFailures(response.body, events.length)
+          if (typeof failures === "string") return yield* Effect.fail(ctx.error("Rejected", failures))
+          if (failures.length === 0) return undefined
+          return {
+            _tag: "PartialFailure",
+            failures: failures.map((f) => ({ index: f.index, error: bulkItemError(ctx, f) }))
+          } satisfies PartialFailure
         })
 
-      return {
-        ...httpOutput("elasticsearch", c),
-        ...(c.batching.enabled
-          ? { batch: { maxEvents: bulkMaxEvents(batchSize), interval: Duration.decode(c.batching.flushinterval) } }
-          : {}),
-        send: (events) => (c.batching.enabled ? sendBulk(events) : sendOne(events[0]))
-      }
+      const indexLength = indexName(c.index, c.suffix, 0).length
+      const batch = batchOptions(
+        { ...c.batching, maxbytes: c.batching.batchsize ?? c.batching.maxbytes },
+        (event) => bulkEntrySize(event, indexLength)
+      )
+      return batch === undefined
+        ? { kind: "single", send: sendOne }
+        : { kind: "batch", batch, send: sendBulk }
     })
 })

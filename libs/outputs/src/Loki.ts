@@ -1,29 +1,29 @@
 /**
- * Loki (catalog §3.5): push API streams. Extension: events are batched (`loki.batching.*`, on by default)
- * and one push groups them by identical label set into streams; a batch of one event is exactly
- * falcosidekick's payload.
+ * Loki: the push API (`POST <hostport><endpoint>`, JSON streams; falcosidekick's `loki` output: labels
+ * rule, source, priority, k8s namespace and pod, the global custom/templated field keys and
+ * `extralabels`, hostname, tags; the line is `output`, or the event JSON with `format: json`).
+ * Extension: events are batched (`loki.batching.*`, on by default) and one push groups them by identical
+ * label set into streams; a batch of one event is exactly falcosidekick's payload.
  */
-import { Field, section } from "@sidekick/config"
-import { define, HttpTransport, type Output, type OutputInitError } from "@sidekick/delivery"
-import { eventJson, type FalcoEvent, goJson } from "@sidekick/event"
-import { Duration, Effect, type Scope } from "effect"
-import { GlobalFieldKeys, type GlobalFieldKeysShape, httpClientFor, httpCommonFields, httpOutput } from "./common.js"
+import { Field } from "@sidekick/config"
+import { defaultClassify, type OutputError, Verdict } from "@sidekick/delivery"
+import { compareBytewise, eventJson, type FalcoEvent, goJson, sortKeys } from "@sidekick/event"
+import { Effect, Redacted } from "effect"
+import { define, type GlobalFieldKeysShape } from "./Definition.js"
+import { batchingFields, batchOptions, httpFields, outputSection } from "./OutputConfig.js"
 
-export const LokiConfig = section("loki", {
+export const LokiConfig = outputSection("loki", {
   hostport: Field.string(),
   endpoint: Field.string("/loki/api/v1/push"),
   user: Field.string(""),
-  apikey: Field.string("", { secret: true }),
+  apikey: Field.secret(),
   tenant: Field.string(""),
   format: Field.literal(["text", "json"] as const, "text", { caseInsensitive: true }),
   extralabels: Field.list([], { removeSpaces: "always" }),
-  customheaders: Field.map({ env: "pairs", secret: true }),
-  batching: {
-    enabled: Field.bool(true),
-    maxevents: Field.int(100, { min: 1 }),
-    flushinterval: Field.duration("1s")
-  },
-  ...httpCommonFields()
+  customheaders: Field.secretMap({ env: "pairs" }),
+  // Loki's own limits are 4 MiB per push (grpc_server_max_recv_msg_size) by default: 1 MiB leaves room
+  batching: batchingFields({ enabled: true, maxevents: 100, maxbytes: 1024 * 1024, flushinterval: "1s" }),
+  ...httpFields()
 })
 export type LokiConfig = typeof LokiConfig.Type
 
@@ -47,7 +47,7 @@ export const lokiLabels = (event: FalcoEvent, labelFields: ReadonlyArray<string>
   const pod = event.output_fields["k8s.pod.name"]
   if (typeof pod === "string") labels["k8s_pod_name"] = pod
   const wanted = new Set(labelFields)
-  for (const key of Object.keys(event.output_fields).sort()) {
+  for (const key of Object.keys(event.output_fields).sort(compareBytewise)) {
     const value = event.output_fields[key]
     if (typeof value !== "string" || !wanted.has(key)) continue
     labels[labelName(key)] = value.replaceAll("\"", "")
@@ -57,12 +57,6 @@ export const lokiLabels = (event: FalcoEvent, labelFields: ReadonlyArray<string>
   return labels
 }
 
-const sortedRecord = (r: Readonly<Record<string, string>>): Record<string, string> => {
-  const out: Record<string, string> = {}
-  for (const k of Object.keys(r).sort(bytewise)) out[k] = r[k]!
-  return out
-}
-const bytewise = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
 
 /** one value: [UnixNano as a decimal string, the line] */
 export const lokiValue = (event: FalcoEvent, format: "text" | "json"): readonly [string, string] => [
@@ -74,7 +68,7 @@ export const lokiValue = (event: FalcoEvent, format: "text" | "json"): readonly 
 export const lokiPayload = (events: ReadonlyArray<FalcoEvent>, o: LokiPayloadOptions): object => {
   const streams = new Map<string, { stream: Record<string, string>; values: Array<readonly [string, string]> }>()
   for (const event of events) {
-    const stream = sortedRecord(lokiLabels(event, o.labelFields))
+    const stream = sortKeys(lokiLabels(event, o.labelFields))
     const key = goJson(stream)
     let entry = streams.get(key)
     if (entry === undefined) {
@@ -96,32 +90,37 @@ export const lokiLabelFields = (c: LokiConfig, keys: GlobalFieldKeysShape): Read
   ...c.extralabels.map((l) => l.trim()).filter((l) => l !== "")
 ]
 
-/** build a Loki output with explicit global field keys (what `Loki.make` does with the GlobalFieldKeys service) */
-export const makeLoki = (
-  c: LokiConfig,
-  keys: GlobalFieldKeysShape
-): Effect.Effect<Output, OutputInitError, HttpTransport | Scope.Scope> =>
-  Effect.gen(function*() {
-    const basicAuth = c.user !== "" && c.apikey !== "" ? { basicAuth: { user: c.user, password: c.apikey } } : {}
-    const http = yield* httpClientFor("loki", c, { customHeaders: c.customheaders, contentType: "application/json", ...basicAuth })
-    const options: LokiPayloadOptions = {
-      format: c.format.toLowerCase() === "json" ? "json" : "text",
-      labelFields: lokiLabelFields(c, keys)
-    }
-    const headers: Record<string, string> = c.tenant !== "" ? { "X-Scope-OrgID": c.tenant } : {}
-    const url = c.hostport + c.endpoint
-    return {
-      ...httpOutput("loki", c),
-      ...(c.batching.enabled
-        ? { batch: { maxEvents: c.batching.maxevents, interval: Duration.decode(c.batching.flushinterval) } }
-        : {}),
-      send: (events) => http.send({ url, headers, body: lokiBody(events, options) }).pipe(Effect.asVoid)
-    }
-  })
+/** the bytes one event adds to a push: its line, its timestamp and (at most) its stream's labels */
+export const lokiEventSize = (event: FalcoEvent, o: LokiPayloadOptions): number => {
+  const line = o.format === "json" ? eventJson(event) : event.output
+  return Buffer.byteLength(line) + 64 + event.rule.length + event.source.length + event.hostname.length
+}
 
-export const Loki = define<LokiConfig, HttpTransport | GlobalFieldKeys>({
-  key: "loki",
+/** Loki answers 501 when the push API is not enabled: no retry will change that (Vector's LokiRetryLogic) */
+export const lokiClassify = (error: OutputError): Verdict => (error.status === 501 ? Verdict.drop : defaultClassify(error))
+
+export const Loki = define({
+  config: LokiConfig,
   displayName: "Loki",
   enabled: (c) => c.hostport !== "",
-  make: (c) => Effect.flatMap(GlobalFieldKeys, (keys) => makeLoki(c, keys))
+  make: (c, ctx) =>
+    Effect.gen(function*() {
+      const apikey = Redacted.value(c.apikey)
+      const http = yield* ctx.http({
+        customHeaders: c.customheaders,
+        contentType: "application/json",
+        ...(c.user !== "" && apikey !== "" ? { basicAuth: { user: c.user, password: c.apikey } } : {})
+      })
+      const options: LokiPayloadOptions = {
+        format: c.format.toLowerCase() === "json" ? "json" : "text",
+        labelFields: lokiLabelFields(c, ctx.globalFieldKeys)
+      }
+      const headers: Record<string, string> = c.tenant !== "" ? { "X-Scope-OrgID": c.tenant } : {}
+      const url = c.hostport + c.endpoint
+      const push = (events: ReadonlyArray<FalcoEvent>) => http.send({ url, headers, body: lokiBody(events, options) }).pipe(Effect.asVoid)
+      const batch = batchOptions(c.batching, (event) => lokiEventSize(event, options))
+      return batch === undefined
+        ? { kind: "single", classify: lokiClassify, send: (event) => push([event]) }
+        : { kind: "batch", classify: lokiClassify, batch, send: push }
+    })
 })

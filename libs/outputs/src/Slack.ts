@@ -1,34 +1,31 @@
-/** Slack (catalog §1.1): an incoming-webhook message with one attachment. */
-import { Field, section } from "@sidekick/config"
-import { define, HttpTransport, OutputInitError } from "@sidekick/delivery"
-import {
-  compileTemplate,
-  type FalcoEvent,
-  type GoTemplate,
-  goJson,
-  goTimeString,
-  type Priority,
-  templateData
-} from "@sidekick/event"
-import { Effect, Either } from "effect"
-import { httpClientFor, httpCommonFields, httpOutput } from "./common.js"
+/**
+ * Slack: an incoming-webhook message with one attachment (falcosidekick's `slack` output: text, username,
+ * icon and channel, then an attachment whose fields are rule, priority, source, hostname, tags, every
+ * string output field and the time). Mattermost and Rocket.Chat take the same payload.
+ */
+import { Field } from "@sidekick/config"
+import { compareBytewise, type FalcoEvent, goJson, goTimeString, type Priority, templateData } from "@sidekick/event"
+import type { GoTemplate } from "@sidekick/gotemplate"
+import { Effect, Redacted } from "effect"
+import { define } from "./Definition.js"
+import { httpFields, outputSection } from "./OutputConfig.js"
 
 export const defaultSlackFooter = "https://github.com/falcosecurity/falcosidekick"
 export const defaultSlackIcon = "https://raw.githubusercontent.com/falcosecurity/falcosidekick/master/imgs/falcosidekick_color.png"
 
-export const SlackConfig = section("slack", {
-  webhookurl: Field.string("", { secret: true }),
+export const SlackConfig = outputSection("slack", {
+  webhookurl: Field.secret(),
   channel: Field.string(""),
   footer: Field.string(defaultSlackFooter),
   icon: Field.string(defaultSlackIcon),
   username: Field.string("Falcosidekick"),
   outputformat: Field.literal(["all", "text", "fields"] as const, "all"),
   messageformat: Field.string(""),
-  ...httpCommonFields()
+  ...httpFields()
 })
 export type SlackConfig = typeof SlackConfig.Type
 
-/** Slack/Mattermost/Rocket.Chat attachment colour per priority (catalog §0.6) */
+/** Slack/Mattermost/Rocket.Chat attachment colour per priority (falcosidekick's colours) */
 export const slackColor: Readonly<Record<Priority, string>> = {
   Emergency: "#e20b0b",
   Alert: "#ff5400",
@@ -80,7 +77,7 @@ export const slackPayload = (event: FalcoEvent, o: SlackPayloadOptions): object 
     ]
     if (event.hostname !== "") fields.push({ title: "hostname", value: event.hostname, short: true })
     if (event.tags.length > 0) fields.push({ title: "tags", value: event.tags.join(", "), short: true })
-    for (const key of Object.keys(event.output_fields).sort(bytewise)) {
+    for (const key of Object.keys(event.output_fields).sort(compareBytewise)) {
       const value = event.output_fields[key]
       if (typeof value !== "string") continue
       fields.push({ title: key, value, short: runeCount(value) < 36 })
@@ -114,29 +111,14 @@ export const slackPayload = (event: FalcoEvent, o: SlackPayloadOptions): object 
 /** the request body: Go json.Encoder output of slackPayload */
 export const slackBody = (event: FalcoEvent, o: SlackPayloadOptions): string => goJson(slackPayload(event, o)) + "\n"
 
-const bytewise = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
-
-/** compile `slack.messageformat` ("" means none); a compile error is an OutputInitError naming the key */
-export const compileSlackTemplate = (
-  output: string,
-  key: string,
-  source: string
-): Effect.Effect<GoTemplate | undefined, OutputInitError> => {
-  if (source === "") return Effect.succeed(undefined)
-  const compiled = compileTemplate(source)
-  return Either.isRight(compiled)
-    ? Effect.succeed(compiled.right)
-    : Effect.fail(new OutputInitError({ output, key, message: `invalid ${key}: ${compiled.left}` }))
-}
-
-export const Slack = define<SlackConfig, HttpTransport>({
-  key: "slack",
+export const Slack = define({
+  config: SlackConfig,
   displayName: "Slack",
-  enabled: (c) => c.webhookurl !== "",
-  make: (c) =>
+  enabled: (c) => Redacted.value(c.webhookurl) !== "",
+  make: (c, ctx) =>
     Effect.gen(function*() {
-      const messageformat = yield* compileSlackTemplate("slack", "slack.messageformat", c.messageformat)
-      const http = yield* httpClientFor("slack", c)
+      const messageformat = yield* ctx.template("messageformat", c.messageformat)
+      const http = yield* ctx.http()
       const options: SlackPayloadOptions = {
         outputformat: c.outputformat,
         footer: c.footer,
@@ -145,9 +127,10 @@ export const Slack = define<SlackConfig, HttpTransport>({
         channel: c.channel,
         messageformat
       }
+      const url = Redacted.value(c.webhookurl)
       return {
-        ...httpOutput("slack", c),
-        send: (events) => http.send({ url: c.webhookurl, body: slackBody(events[0], options) }).pipe(Effect.asVoid)
+        kind: "single",
+        send: (event) => http.send({ url, body: slackBody(event, options) }).pipe(Effect.asVoid)
       }
     })
 })

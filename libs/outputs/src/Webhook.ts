@@ -1,15 +1,15 @@
-/** Webhook (catalog §9.1): the canonical event JSON POSTed (or PUT) to `address`. */
-import { Field, section } from "@sidekick/config"
-import { define, HttpTransport } from "@sidekick/delivery"
+/** Webhook: the event as falcosidekick's canonical JSON, POSTed (or PUT) to `address`. */
+import { Field } from "@sidekick/config"
 import { eventJson, type FalcoEvent } from "@sidekick/event"
 import { Effect } from "effect"
-import { httpClientFor, httpCommonFields, httpOutput } from "./common.js"
+import { define } from "./Definition.js"
+import { httpFields, outputSection } from "./OutputConfig.js"
 
-export const WebhookConfig = section("webhook", {
+export const WebhookConfig = outputSection("webhook", {
   address: Field.string(),
   method: Field.string("POST"),
-  customheaders: Field.map({ env: "pairs", secret: true }),
-  ...httpCommonFields()
+  customheaders: Field.secretMap({ env: "pairs" }),
+  ...httpFields()
 })
 export type WebhookConfig = typeof WebhookConfig.Type
 
@@ -19,17 +19,16 @@ export const webhookMethod = (configured: string): "PUT" | "POST" => configured.
 /** the request body: Go json.Encoder output of the event */
 export const webhookBody = (event: FalcoEvent): string => eventJson(event) + "\n"
 
-export const Webhook = define<WebhookConfig, HttpTransport>({
-  key: "webhook",
+export const Webhook = define({
+  config: WebhookConfig,
   displayName: "Webhook",
   enabled: (c) => c.address !== "",
-  make: (c) =>
-    Effect.gen(function*() {
-      const http = yield* httpClientFor("webhook", c, { customHeaders: c.customheaders })
+  make: (c, ctx) =>
+    Effect.map(ctx.http({ customHeaders: c.customheaders }), (http) => {
       const method = webhookMethod(c.method)
       return {
-        ...httpOutput("webhook", c),
-        send: (events) => http.send({ url: c.address, method, body: webhookBody(events[0]) }).pipe(Effect.asVoid)
+        kind: "single",
+        send: (event) => http.send({ url: c.address, method, body: webhookBody(event) }).pipe(Effect.asVoid)
       }
     })
 })

@@ -1,7 +1,7 @@
-export * from "./AlertManager.js"
-export * from "./common.js"
-export * from "./Elasticsearch.js"
-export * from "./Loki.js"
-export * from "./registry.js"
-export * from "./Slack.js"
-export * from "./Webhook.js"
+/**
+ * The outputs: their registry, and the kit to declare one. Each output's payload builders are its own
+ * module's business (tests import them from the module).
+ */
+export * from "./Definition.js"
+export * from "./OutputConfig.js"
+export { outputs } from "./registry.js"

@@ -11,8 +11,8 @@ import {
   parseDropThresholds,
   rfc3339NanoAt,
   safeLabel
-} from "../src/index.js"
-import { config, jsonHeaders, start } from "./helpers.js"
+} from "../src/AlertManager.js"
+import { config, jsonHeaders, startSingle } from "./helpers.js"
 
 /** catalog §4.1 example */
 const catalogExample =
@@ -97,8 +97,8 @@ describe("AlertManager", () => {
     Effect.gen(function*() {
       const a = yield* makeReceiver()
       const b = yield* makeReceiver()
-      const output = yield* start(AlertManager, config(AlertManagerConfig, { hostport: [a.url, b.url], customheaders: { "X-Org": "1" } }))
-      yield* output.send([referenceEvent])
+      const output = yield* startSingle(AlertManager, config(AlertManagerConfig, { hostport: [a.url, b.url], customheaders: { "X-Org": "1" } }))
+      yield* output.send(referenceEvent)
       for (const rx of [a, b]) {
         const [r] = yield* rx.waitFor(1)
         expect(r!.method).toBe("POST")
@@ -112,8 +112,8 @@ describe("AlertManager", () => {
     Effect.gen(function*() {
       const a = yield* makeReceiver()
       const b = yield* makeReceiver({ responses: [status(503)] })
-      const output = yield* start(AlertManager, config(AlertManagerConfig, { hostport: [a.url, b.url] }))
-      const error = yield* Effect.flip(output.send([referenceEvent]))
+      const output = yield* startSingle(AlertManager, config(AlertManagerConfig, { hostport: [a.url, b.url] }))
+      const error = yield* Effect.flip(output.send(referenceEvent))
       expect(a.count).toBe(1)
       expect(error.reason).toBe("Status")
       expect(error.status).toBe(503)
@@ -124,7 +124,7 @@ describe("AlertManager", () => {
   it.scoped("a bad dropeventthresholds entry is an OutputInitError", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(
-        start(AlertManager, config(AlertManagerConfig, { hostport: ["http://127.0.0.1:1"], dropeventthresholds: "10:nope" }))
+        startSingle(AlertManager, config(AlertManagerConfig, { hostport: ["http://127.0.0.1:1"], dropeventthresholds: "10:nope" }))
       )
       expect(error._tag).toBe("OutputInitError")
       expect(error.key).toBe("alertmanager.dropeventthresholds")

@@ -2,8 +2,8 @@ import { it } from "@effect/vitest"
 import { eventWith, makeReceiver, referenceEvent, referenceEventJson, referenceOutput as O, status } from "@sidekick/testing"
 import { Duration, Effect } from "effect"
 import { describe, expect } from "vitest"
-import { Loki, lokiBody, LokiConfig, lokiLabels } from "../src/index.js"
-import { config, start } from "./helpers.js"
+import { Loki, lokiBody, LokiConfig, lokiLabels } from "../src/Loki.js"
+import { config, startBatch, startSingle } from "./helpers.js"
 
 const labels =
   `{"hostname":"node-1","k8s_ns_name":"default","k8s_pod_name":"nginx-1","priority":"Critical","rule":"Terminal shell in container","source":"syscall","tags":"T1059,container,mitre_execution,shell"}`
@@ -69,10 +69,12 @@ describe("Loki", () => {
         extralabels: "proc.name, user.name",
         customheaders: { "X-Custom": "1" }
       })
-      const output = yield* start(Loki, c, { keys: { customFields: ["env"], templatedFields: [] } })
-      expect(output.batch?.maxEvents).toBe(100)
-      expect(Duration.toMillis(Duration.decode(output.batch!.interval))).toBe(1000)
+      const output = yield* startBatch(Loki, c, { keys: { customFields: ["env"], templatedFields: [] } })
+      expect(output.batch.maxEvents).toBe(100)
+      expect(output.batch.maxBytes).toBe(1024 * 1024)
+      expect(Duration.toMillis(output.batch.interval)).toBe(1000)
       const e = eventWith({ output_fields: { ...referenceEvent.output_fields, env: "prod" } })
+      expect(output.batch.sizeOf(e)).toBeGreaterThan(Buffer.byteLength(e.output))
       yield* output.send([e])
       const [r] = yield* rx.waitFor(1)
       expect(r!.method).toBe("POST")
@@ -89,16 +91,25 @@ describe("Loki", () => {
       )
     }))
 
-  it.scoped("batching disabled: no batch option; the plain payload", () =>
+  it.scoped("batching disabled: a single-event output; the plain payload", () =>
     Effect.gen(function*() {
       const rx = yield* makeReceiver({ responses: [status(204)] })
-      const output = yield* start(Loki, config(LokiConfig, { hostport: rx.url, endpoint: "/push", batching: { enabled: false } }))
-      expect(output.batch).toBeUndefined()
-      yield* output.send([referenceEvent])
+      const output = yield* startSingle(Loki, config(LokiConfig, { hostport: rx.url, endpoint: "/push", batching: { enabled: false } }))
+      yield* output.send(referenceEvent)
       const [r] = yield* rx.waitFor(1)
       expect(r!.path).toBe("/push")
       expect(r!.headers["x-scope-orgid"]).toBeUndefined()
       expect(r!.headers["authorization"]).toBeUndefined()
       expect(r!.body).toBe(catalogExample)
+    }))
+
+  it.scoped("a 501 (push API not enabled) is dropped at once; a 500 is retried", () =>
+    Effect.gen(function*() {
+      const rx = yield* makeReceiver({ responses: [status(501), status(500)] })
+      const output = yield* startSingle(Loki, config(LokiConfig, { hostport: rx.url, batching: { enabled: false } }))
+      const notImplemented = yield* Effect.flip(output.send(referenceEvent))
+      expect(output.classify?.(notImplemented)).toEqual({ _tag: "Drop" })
+      const down = yield* Effect.flip(output.send(referenceEvent))
+      expect(output.classify?.(down)).toEqual({ _tag: "Retry" })
     }))
 })

@@ -2,8 +2,8 @@ import { it } from "@effect/vitest"
 import { eventWith, makeReceiver, referenceEvent, referenceOutput as O } from "@sidekick/testing"
 import { Effect, Either } from "effect"
 import { describe, expect } from "vitest"
-import { Slack, slackBody, SlackConfig, type SlackPayloadOptions } from "../src/index.js"
-import { config, decode, jsonHeaders, start } from "./helpers.js"
+import { Slack, slackBody, SlackConfig, type SlackPayloadOptions } from "../src/Slack.js"
+import { config, decode, jsonHeaders, startSingle } from "./helpers.js"
 
 const icon = "https://raw.githubusercontent.com/falcosecurity/falcosidekick/master/imgs/falcosidekick_color.png"
 const footer = "https://github.com/falcosecurity/falcosidekick"
@@ -66,9 +66,9 @@ describe("Slack", () => {
   it.scoped("sends the catalog payload to the webhook URL", () =>
     Effect.gen(function*() {
       const rx = yield* makeReceiver()
-      const output = yield* start(Slack, config(SlackConfig, { webhookurl: `${rx.url}/services/T000/B000/XXXX` }))
+      const output = yield* startSingle(Slack, config(SlackConfig, { webhookurl: `${rx.url}/services/T000/B000/XXXX` }))
       expect(output.testRuleBypass).toBe(true)
-      yield* output.send([referenceEvent])
+      yield* output.send(referenceEvent)
       const [r] = yield* rx.waitFor(1)
       expect(r!.method).toBe("POST")
       expect(r!.path).toBe("/services/T000/B000/XXXX")
@@ -79,7 +79,7 @@ describe("Slack", () => {
   it.scoped("messageformat renders the Go template into text", () =>
     Effect.gen(function*() {
       const rx = yield* makeReceiver()
-      const output = yield* start(
+      const output = yield* startSingle(
         Slack,
         config(SlackConfig, {
           webhookurl: rx.url,
@@ -87,7 +87,7 @@ describe("Slack", () => {
           outputformat: "text"
         })
       )
-      yield* output.send([referenceEvent])
+      yield* output.send(referenceEvent)
       const [r] = yield* rx.waitFor(1)
       expect(r!.body).toBe(
         `{"text":"Alert: *Terminal shell in container* on nginx-1","username":"Falcosidekick","icon_url":"${icon}","attachments":[{"fallback":"${O}","color":"#ff5400","text":"${O}","fields":null}]}\n`
@@ -96,7 +96,7 @@ describe("Slack", () => {
 
   it.scoped("a messageformat that does not compile is an OutputInitError naming slack.messageformat", () =>
     Effect.gen(function*() {
-      const error = yield* Effect.flip(start(Slack, config(SlackConfig, { webhookurl: "http://127.0.0.1:1", messageformat: "{{ .Rule " })))
+      const error = yield* Effect.flip(startSingle(Slack, config(SlackConfig, { webhookurl: "http://127.0.0.1:1", messageformat: "{{ .Rule " })))
       expect(error._tag).toBe("OutputInitError")
       expect(error.key).toBe("slack.messageformat")
       expect(error.message).toContain("slack.messageformat")

@@ -2,8 +2,8 @@ import { it } from "@effect/vitest"
 import { makeReceiver, makeTlsMaterial, opensslAvailable, referenceEvent, referenceEventJson, status } from "@sidekick/testing"
 import { Effect } from "effect"
 import { describe, expect } from "vitest"
-import { Webhook, webhookBody, WebhookConfig, webhookMethod } from "../src/index.js"
-import { config, jsonHeaders, start } from "./helpers.js"
+import { Webhook, webhookBody, WebhookConfig, webhookMethod } from "../src/Webhook.js"
+import { config, jsonHeaders, startSingle } from "./helpers.js"
 
 describe("Webhook", () => {
   it("body is the canonical event JSON plus a newline", () => {
@@ -32,12 +32,12 @@ describe("Webhook", () => {
       const c = config(WebhookConfig, { address: `${rx.url}/hook?x=1`, customheaders: { Authorization: "Bearer t" }, minimumpriority: "warning" }, {
         WEBHOOK_CUSTOMHEADERS: "X-Env:yes"
       })
-      const output = yield* start(Webhook, c)
+      const output = yield* startSingle(Webhook, c)
       expect(output.name).toBe("webhook")
       expect(output.minimumPriority).toBe(4)
       expect(output.maxConcurrentRequests).toBe(1)
-      expect(output.batch).toBeUndefined()
-      yield* output.send([referenceEvent])
+      expect(output.kind).toBe("single")
+      yield* output.send(referenceEvent)
       const [r] = yield* rx.waitFor(1)
       expect(r!.method).toBe("POST")
       expect(r!.path).toBe("/hook?x=1")
@@ -48,9 +48,9 @@ describe("Webhook", () => {
   it.scoped("PUT when method is put; a 500 is a retryable Status error", () =>
     Effect.gen(function*() {
       const rx = yield* makeReceiver({ responses: [status(200), status(500, "down")] })
-      const output = yield* start(Webhook, config(WebhookConfig, { address: rx.url, method: "put" }))
-      yield* output.send([referenceEvent])
-      const error = yield* Effect.flip(output.send([referenceEvent]))
+      const output = yield* startSingle(Webhook, config(WebhookConfig, { address: rx.url, method: "put" }))
+      yield* output.send(referenceEvent)
+      const error = yield* Effect.flip(output.send(referenceEvent))
       const reqs = yield* rx.waitFor(2)
       expect(reqs.map((r) => r.method)).toEqual(["PUT", "PUT"])
       expect(error.reason).toBe("Status")
@@ -62,16 +62,16 @@ describe("Webhook", () => {
     Effect.gen(function*() {
       const tls = yield* makeTlsMaterial
       const plain = yield* makeReceiver({ tls })
-      const insecure = yield* start(Webhook, config(WebhookConfig, { address: plain.url, checkcert: false }))
-      yield* insecure.send([referenceEvent])
-      const strict = yield* start(Webhook, config(WebhookConfig, { address: plain.url }))
-      const refused = yield* Effect.flip(strict.send([referenceEvent]))
+      const insecure = yield* startSingle(Webhook, config(WebhookConfig, { address: plain.url, checkcert: false }))
+      yield* insecure.send(referenceEvent)
+      const strict = yield* startSingle(Webhook, config(WebhookConfig, { address: plain.url }))
+      const refused = yield* Effect.flip(strict.send(referenceEvent))
       expect(refused.reason).toBe("Transport")
 
       const mtls = yield* makeReceiver({ tls, requestCert: true })
       const files = { caCertFile: "", mutualTls: { certFile: tls.clientCertPath, keyFile: tls.clientKeyPath, caCertFile: tls.caCertPath } }
-      const output = yield* start(Webhook, config(WebhookConfig, { address: mtls.url, mutualtls: true }), { tls: files })
-      yield* output.send([referenceEvent])
+      const output = yield* startSingle(Webhook, config(WebhookConfig, { address: mtls.url, mutualtls: true }), { tls: files })
+      yield* output.send(referenceEvent)
       const [r] = yield* mtls.waitFor(1)
       expect(r!.tlsClient).toEqual({ authorized: true, subjectCN: "sidekick-test-client" })
       expect(r!.body).toBe(referenceEventJson + "\n")

@@ -1,7 +1,7 @@
 import { type ConfigError, makeSource, readSectionEither, type Section } from "@sidekick/config"
-import { HttpTransport, type OutputDefinition, type TlsFiles } from "@sidekick/delivery"
+import { HttpTransport, type Output, type TlsFiles } from "@sidekick/delivery"
 import { Effect, Either } from "effect"
-import { GlobalFieldKeys, type GlobalFieldKeysShape } from "../src/index.js"
+import { type CommonConfig, GlobalFieldKeys, type GlobalFieldKeysShape, type OutputDefinition } from "../src/index.js"
 
 /** decode a section from a YAML-like tree (the section's own keys) and env vars */
 export const decode = <A>(
@@ -17,15 +17,30 @@ export const config = <A>(
 ): A => Either.getOrThrowWith(decode(section, tree, env), (e) => new Error(e.message))
 
 /** build an output with the real HTTP transport (scoped) */
-export const start = <C>(
-  definition: OutputDefinition<C, HttpTransport | GlobalFieldKeys>,
+export const start = <C extends CommonConfig>(
+  definition: OutputDefinition<C>,
   c: C,
-  options: { readonly keys?: GlobalFieldKeysShape; readonly tls?: TlsFiles } = {}
+  options: StartOptions = {}
 ) =>
   definition.make(c).pipe(
     Effect.provide(HttpTransport.layer(options.tls)),
     Effect.provide(GlobalFieldKeys.layer(options.keys ?? { customFields: [], templatedFields: [] }))
   )
+
+type StartOptions = { readonly keys?: GlobalFieldKeysShape; readonly tls?: TlsFiles }
+
+const kind = <K extends Output["kind"]>(k: K) => (output: Output): Extract<Output, { kind: K }> => {
+  if (output.kind !== k) throw new Error(`${output.name} is a ${output.kind} output, not ${k}`)
+  return output as Extract<Output, { kind: K }>
+}
+
+/** build an output that must send one event per request */
+export const startSingle = <C extends CommonConfig>(definition: OutputDefinition<C>, c: C, options: StartOptions = {}) =>
+  Effect.map(start(definition, c, options), kind("single"))
+
+/** build an output that must send batches */
+export const startBatch = <C extends CommonConfig>(definition: OutputDefinition<C>, c: C, options: StartOptions = {}) =>
+  Effect.map(start(definition, c, options), kind("batch"))
 
 /** the headers every falcosidekick HTTP output sends */
 export const jsonHeaders = { "content-type": "application/json; charset=utf-8", "user-agent": "Falcosidekick" }

@@ -1,0 +1,197 @@
+/**
+ * How an output kind is declared: its config section (from which its name, destination label, log
+ * prefix, env vars and docs derive), when it is enabled, and how to build it. `make` gets the decoded
+ * section and a context already bound to the output's name — its HTTP client, its error constructors,
+ * the global field keys — and returns only what is its own: its kind, how it sends, and optionally how
+ * it classifies failures. The keys every output shares (`minimumpriority`, `maxconcurrentrequests`,
+ * `delivery.*`) are read here, once.
+ *
+ *   export const Webhook = define({
+ *     config: WebhookConfig,
+ *     displayName: "Webhook",
+ *     enabled: (c) => c.address !== "",
+ *     make: (c, ctx) => Effect.map(ctx.http(), (http) => ({ kind: "single", send: (event) => ... }))
+ *   })
+ */
+import { type AnySection, type ConfigError, type ConfigSource, readSection, type Section } from "@sidekick/config"
+import {
+  type BatchOutput,
+  HttpTransport,
+  type Output,
+  OutputError,
+  type OutputErrorReason,
+  type OutputHttpClient,
+  OutputInitError,
+  type SingleOutput
+} from "@sidekick/delivery"
+import { minimumPriorityRank } from "@sidekick/event"
+import { compileTemplate, type GoTemplate } from "@sidekick/gotemplate"
+import { Context, type Duration, Effect, Either, Layer, Option, Redacted, type Scope } from "effect"
+import { type CommonConfig, policyOverrides } from "./OutputConfig.js"
+
+/**
+ * The keys of the global `customfields` and `templatedfields` (merged into every event's output_fields at
+ * ingest). Outputs that label by them (Loki) need to know which output fields they are.
+ */
+export interface GlobalFieldKeysShape {
+  readonly customFields: ReadonlyArray<string>
+  readonly templatedFields: ReadonlyArray<string>
+}
+
+export class GlobalFieldKeys extends Context.Tag("@sidekick/outputs/GlobalFieldKeys")<GlobalFieldKeys, GlobalFieldKeysShape>() {
+  static readonly layer = (keys: GlobalFieldKeysShape): Layer.Layer<GlobalFieldKeys> => Layer.succeed(GlobalFieldKeys, keys)
+  static readonly empty: Layer.Layer<GlobalFieldKeys> = Layer.succeed(GlobalFieldKeys, { customFields: [], templatedFields: [] })
+}
+
+/** what building any output may require; the app provides all of it */
+export type OutputServices = HttpTransport | GlobalFieldKeys
+
+/** An HTTP client's own options; checkcert and mutualtls come from the section. Secrets stay Redacted until here. */
+export interface HttpOptions {
+  /** set on every request after the defaults and the request's own headers (falcosidekick `customheaders`) */
+  readonly customHeaders?: Redacted.Redacted<Readonly<Record<string, string>>> | Readonly<Record<string, string>>
+  readonly basicAuth?: { readonly user: string; readonly password: Redacted.Redacted<string> }
+  /** default "application/json; charset=utf-8" */
+  readonly contentType?: string
+}
+
+/** What `make` is handed, bound to the output's name. */
+export interface OutputContext {
+  /** the section path: "webhook", "aws.sqs" */
+  readonly name: string
+  /** an attempt's failure, naming this output */
+  readonly error: (
+    reason: OutputErrorReason,
+    message: string,
+    details?: { readonly status?: number; readonly retryAfter?: Duration.Duration; readonly cause?: unknown }
+  ) => OutputError
+  /** a start-up refusal, naming this output and (when given) the key `<name>.<key>` */
+  readonly initError: (message: string, details?: { readonly key?: string; readonly cause?: unknown }) => OutputInitError
+  /** the output's HTTP client (one connection pool, living as long as the output) */
+  readonly http: (options?: HttpOptions) => Effect.Effect<OutputHttpClient, OutputInitError, Scope.Scope>
+  /** compile the Go template of key `<name>.<key>` ("" means none); one that does not compile refuses start-up naming the key */
+  readonly template: (key: string, source: string) => Effect.Effect<GoTemplate | undefined, OutputInitError>
+  readonly globalFieldKeys: GlobalFieldKeysShape
+}
+
+/** the parts of an Output the definition derives from the section */
+type Derived = "name" | "minimumPriority" | "maxConcurrentRequests" | "policy" | "testRuleBypass" | "enforcesTimeout"
+type Own<O> = Omit<O, Derived> & {
+  /** default true: the "Test rule" event bypasses minimumpriority */
+  readonly testRuleBypass?: boolean
+  /** default: true when every send goes through `ctx.http` (the transport ends an attempt at the timeout) */
+  readonly enforcesTimeout?: boolean
+}
+
+/** what an output's `make` returns: its kind, its send, optionally its classification and batch options */
+export type OutputImpl = Own<SingleOutput> | Own<BatchOutput>
+
+/** An output kind, with its config type erased: what the registry lists and the app reads. */
+export interface AnyOutputDefinition {
+  /** section path, destination label and log prefix */
+  readonly name: string
+  /** falcosidekick's display name, for "Enabled Outputs: [...]" */
+  readonly displayName: string
+  readonly section: AnySection
+  /** read the section: the output ready to build when the section enables it */
+  readonly read: (source: ConfigSource) => Effect.Effect<Option.Option<EnabledOutput>, ConfigError>
+}
+
+/** An output the configuration enables. */
+export interface EnabledOutput {
+  readonly name: string
+  readonly displayName: string
+  /** the service its layer provides */
+  readonly tag: Context.Tag<Output, Output>
+  readonly layer: Layer.Layer<Output, OutputInitError, OutputServices>
+}
+
+export interface OutputDefinition<C extends CommonConfig> extends AnyOutputDefinition {
+  readonly section: Section<C>
+  readonly enabled: (config: C) => boolean
+  /** the running output (tests build it directly) */
+  readonly make: (config: C) => Effect.Effect<Output, OutputInitError, OutputServices | Scope.Scope>
+  /** the output as a Layer: one service, built from its config */
+  readonly layer: (config: C) => Layer.Layer<Output, OutputInitError, OutputServices>
+}
+
+/** the common "+H" keys when the section has them */
+interface HttpCommonConfig {
+  readonly checkcert?: boolean
+  readonly mutualtls?: boolean
+  readonly maxconcurrentrequests?: number
+}
+
+const headersOf = (h: HttpOptions["customHeaders"]) => (h === undefined ? undefined : Redacted.isRedacted(h) ? Redacted.value(h) : h)
+
+/** Declare an output kind. */
+export const define = <C extends CommonConfig>(options: {
+  readonly config: Section<C>
+  readonly displayName: string
+  readonly enabled: (config: C) => boolean
+  readonly make: (config: C, ctx: OutputContext) => Effect.Effect<OutputImpl, OutputInitError, Scope.Scope>
+}): OutputDefinition<C> => {
+  const name = options.config.path
+  const tag = Context.GenericTag<Output>(`@sidekick/outputs/${name}`)
+  const make = (c: C) =>
+    Effect.gen(function*() {
+      const transport = yield* HttpTransport
+      const globalFieldKeys = yield* GlobalFieldKeys
+      const http = c as C & HttpCommonConfig
+      let usesHttp = false
+      const ctx: OutputContext = {
+        name,
+        error: (reason, message, details) => new OutputError({ output: name, reason, message, ...details }),
+        initError: (message, details) =>
+          new OutputInitError({
+            output: name,
+            message,
+            ...(details?.key === undefined ? {} : { key: `${name}.${details.key}` }),
+            ...(details?.cause === undefined ? {} : { cause: details.cause })
+          }),
+        http: (o = {}) => {
+          usesHttp = true
+          const headers = headersOf(o.customHeaders)
+          return transport.client({
+            output: name,
+            checkCert: http.checkcert ?? true,
+            mutualTls: http.mutualtls ?? false,
+            ...(headers === undefined ? {} : { customHeaders: headers }),
+            ...(o.basicAuth === undefined ? {} : { basicAuth: { user: o.basicAuth.user, password: Redacted.value(o.basicAuth.password) } }),
+            ...(o.contentType === undefined ? {} : { contentType: o.contentType })
+          })
+        },
+        template: (key, source) => {
+          if (source === "") return Effect.succeed(undefined)
+          const compiled = compileTemplate(source)
+          return Either.isRight(compiled)
+            ? Effect.succeed(compiled.right)
+            : Effect.fail(ctx.initError(`invalid ${name}.${key}: ${compiled.left}`, { key }))
+        },
+        globalFieldKeys
+      }
+      const own = yield* options.make(c, ctx)
+      return {
+        testRuleBypass: true,
+        enforcesTimeout: usesHttp,
+        ...own,
+        name,
+        minimumPriority: minimumPriorityRank(c.minimumpriority),
+        maxConcurrentRequests: http.maxconcurrentrequests ?? 1,
+        policy: policyOverrides(c.delivery)
+      } satisfies Output
+    })
+  const layer = (c: C) => Layer.scoped(tag, make(c))
+  return {
+    name,
+    displayName: options.displayName,
+    section: options.config,
+    enabled: options.enabled,
+    make,
+    layer,
+    read: (source) =>
+      Effect.map(readSection(source, options.config), (c) =>
+        options.enabled(c) ? Option.some({ name, displayName: options.displayName, tag, layer: layer(c) }) : Option.none())
+  }
+}
+
