@@ -34,6 +34,43 @@ export interface LaneSnapshot {
   readonly circuit: CircuitLevel
 }
 
+/** A /metrics answer: the Prometheus text exposition and its content type. */
+export interface MetricsExposition {
+  readonly contentType: string
+  readonly body: string
+}
+
+/**
+ * The metrics of one service instance. Every method is synchronous and cheap, so the pipeline can call
+ * it on every event.
+ */
+export interface MetricsService {
+  /** the instance's prom-client registry (the cluster's AggregatorRegistry reads it in a worker) */
+  readonly registry: Prom.Registry
+  /**
+   * label names of falcosecurity_falcosidekick_falco_events_total, in order: `fixedFalcoEventLabels`,
+   * then `MetricsOptions.falcoEventLabels`
+   */
+  readonly falcoEventLabelNames: ReadonlyArray<string>
+  /** one request reached the event endpoint (falcosidekick_inputs_total and `inputs.requests`) */
+  readonly input: (status: InputStatus) => void
+  /** one request to the event endpoint was refused (sidekick_ingest_rejected_total) */
+  readonly ingestRejected: (reason: IngestRejection) => void
+  /**
+   * one accepted event: counts it under its priority (`falco.priority`) and in
+   * falcosecurity_falcosidekick_falco_events_total; `labelValues` in the order of `falcoEventLabelNames`
+   */
+  readonly falcoEvent: (priority: string, labelValues: ReadonlyArray<string>) => void
+  /** the instruments of one output, bound to its labels; its `outputs.<destination>` expvar starts at zero */
+  readonly output: (destination: string) => OutputInstruments
+  /** register a source of per-output gauges (queue depth, capacity, circuit state), read at each scrape */
+  readonly observeLanes: (snapshot: () => ReadonlyArray<LaneSnapshot>) => void
+  /** the Prometheus text exposition of the registry */
+  readonly expose: Effect.Effect<MetricsExposition>
+  /** falcosidekick's expvar variables (the ones that are about Sidekick, not the Go runtime), a fresh copy */
+  readonly debugVars: () => Record<string, unknown>
+}
+
 export interface MetricsOptions {
   /** extra label names of falcosecurity_falcosidekick_falco_events_total (customfields, templatedfields, extralabels) */
   readonly falcoEventLabels: ReadonlyArray<string>
@@ -47,10 +84,23 @@ export const fixedFalcoEventLabels = [
   "hostname", "rule", "priority", "priority_raw", "source", "k8s_ns_name", "k8s_pod_name"
 ] as const
 
-export const make = (options: MetricsOptions) =>
-  Effect.sync(() => {
+/**
+ * prom-client's default gauges whose names end in `_total`, which Prometheus reserves for counters
+ * (`promtool check metrics` reports them). They are dropped rather than renamed: each one only counts
+ * what its sibling without the suffix already counts by type (`nodejs_active_handles{type}` and so on),
+ * so `sum(nodejs_active_handles)` gives the figure, while a renamed copy would be a name no Node.js
+ * dashboard knows either. prom-client has no option to leave single default metrics out, hence the
+ * removal right after registering them.
+ */
+const nonCounterTotals = ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"]
+
+export const make = (options: MetricsOptions): Effect.Effect<MetricsService> =>
+  Effect.sync((): MetricsService => {
     const registry = new Prom.Registry()
-    if (options.defaultMetrics !== false) Prom.collectDefaultMetrics({ register: registry })
+    if (options.defaultMetrics !== false) {
+      Prom.collectDefaultMetrics({ register: registry })
+      for (const name of nonCounterTotals) registry.removeSingleMetric(name)
+    }
 
     const counter = <L extends string>(name: string, help: string, labelNames: ReadonlyArray<L>) =>
       new Prom.Counter<L>({ name, help, labelNames, registers: [registry] })
@@ -152,9 +202,8 @@ export const make = (options: MetricsOptions) =>
 
     return {
       registry,
-      falcoEventLabelNames: falcoEventLabelNames as ReadonlyArray<string>,
-      /** one request reached the event endpoint */
-      input: (status: InputStatus): void => {
+      falcoEventLabelNames,
+      input: (status) => {
         requests.total++
         if (status === "accepted") {
           requests.accepted++
@@ -164,23 +213,19 @@ export const make = (options: MetricsOptions) =>
           rejectedChild.inc()
         }
       },
-      ingestRejected: (reason: IngestRejection): void => ingestRejected.labels(reason).inc(),
-      /** one accepted event; `labelValues` in the order of `falcoEventLabelNames` */
-      falcoEvent: (priority: string, labelValues: ReadonlyArray<string>): void => {
+      ingestRejected: (reason) => ingestRejected.labels(reason).inc(),
+      falcoEvent: (priority, labelValues) => {
         priorities[priority] = (priorities[priority] ?? 0) + 1
         falcoEvents.labels(...labelValues).inc()
       },
       output,
-      /** register a source of per-output gauges (queue depth, capacity, circuit state) */
-      observeLanes: (snapshot: () => ReadonlyArray<LaneSnapshot>): void => {
+      observeLanes: (snapshot) => {
         snapshots.push(snapshot)
       },
-      /** Prometheus text exposition */
       expose: Effect.promise(() => registry.metrics()).pipe(
         Effect.map((body) => ({ contentType: registry.contentType, body }))
       ),
-      /** falcosidekick's expvar variables (the ones that are about Sidekick, not the Go runtime) */
-      debugVars: (): Record<string, unknown> => ({
+      debugVars: () => ({
         "falco.priority": { ...priorities },
         "inputs.requests": { ...requests },
         "inputs.fifo": { accepted: 0, rejected: 0, total: 0 },
@@ -190,9 +235,6 @@ export const make = (options: MetricsOptions) =>
     }
   })
 
-export class Metrics extends Context.Tag("@sidekick/telemetry/Metrics")<
-  Metrics,
-  Effect.Effect.Success<ReturnType<typeof make>>
->() {
+export class Metrics extends Context.Tag("@sidekick/telemetry/Metrics")<Metrics, MetricsService>() {
   static readonly layer = (options: MetricsOptions): Layer.Layer<Metrics> => Layer.effect(Metrics, make(options))
 }

@@ -22,8 +22,8 @@ describe("falcosidekick log format", () => {
         ])
       )
       expect(lines).toHaveLength(3)
-      expect(lines[0]).toMatch(/^\d{4}\/\d{2}\/\d{2} \d{2}:\d{2}:\d{2} \[INFO\]  : Enabled Outputs: \[Webhook\]$/)
-      expect(lines[1]).toMatch(/ \[WARN\]  : slack - circuit Closed -> Open$/)
+      expect(lines[0]).toMatch(/^\d{4}\/\d{2}\/\d{2} \d{2}:\d{2}:\d{2} \[INFO\] {2}: Enabled Outputs: \[Webhook\]$/)
+      expect(lines[1]).toMatch(/ \[WARN\] {2}: slack - circuit Closed -> Open$/)
       expect(lines[2]).toMatch(
         / \[ERROR\] : webhook - event dropped \(rejected\): resource not found \(404\) rule="Terminal shell in container"$/
       )
