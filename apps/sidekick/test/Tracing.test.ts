@@ -17,20 +17,46 @@ interface Span {
   readonly service: string | undefined
 }
 
-const value = (v: any): unknown => v?.stringValue ?? (v?.intValue !== undefined ? Number(v.intValue) : v?.boolValue ?? v?.doubleValue)
+/** the parts of OTLP/HTTP JSON (ExportTraceServiceRequest) the assertions read */
+interface OtlpValue {
+  readonly stringValue?: string
+  readonly intValue?: string | number
+  readonly boolValue?: boolean
+  readonly doubleValue?: number
+}
+interface OtlpAttribute {
+  readonly key: string
+  readonly value?: OtlpValue
+}
+interface OtlpSpan {
+  readonly name: string
+  readonly traceId: string
+  readonly spanId: string
+  readonly parentSpanId?: string
+  readonly attributes?: ReadonlyArray<OtlpAttribute>
+}
+interface OtlpTraces {
+  readonly resourceSpans: ReadonlyArray<{
+    readonly resource?: { readonly attributes?: ReadonlyArray<OtlpAttribute> }
+    readonly scopeSpans: ReadonlyArray<{ readonly spans: ReadonlyArray<OtlpSpan> }>
+  }>
+}
+
+const value = (v: OtlpValue | undefined): unknown =>
+  v?.stringValue ?? (v?.intValue !== undefined ? Number(v.intValue) : v?.boolValue ?? v?.doubleValue)
 
 const spansOf = (requests: ReadonlyArray<RecordedRequest>): Array<Span> =>
   requests.filter((r) => r.path === "/v1/traces").flatMap((r) =>
-    (JSON.parse(r.body).resourceSpans as Array<any>).flatMap((rs) => {
-      const service = value(rs.resource?.attributes?.find((a: any) => a.key === "service.name")?.value) as string | undefined
-      return (rs.scopeSpans as Array<any>).flatMap((ss) =>
-        (ss.spans as Array<any>).map((s): Span => ({
+    (JSON.parse(r.body) as OtlpTraces).resourceSpans.flatMap((rs) => {
+      const service = value(rs.resource?.attributes?.find((a) => a.key === "service.name")?.value) as string | undefined
+      return rs.scopeSpans.flatMap((ss) =>
+        ss.spans.map((s): Span => ({
           name: s.name,
           traceId: s.traceId,
           spanId: s.spanId,
           parentSpanId: s.parentSpanId || undefined,
           service,
-          attributes: Object.fromEntries((s.attributes ?? []).map((a: any) => [a.key, value(a.value)]))
+          attributes: Object.fromEntries((s.attributes ?? []).map((a) => [a.key, value(a.value)]))
         }))
       )
     })

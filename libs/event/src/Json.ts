@@ -39,7 +39,7 @@ const scan = (text: string): void => {
   unsafeEnds.length = 0
   const n = text.length
   let i = 0
-  let c = 0
+  let c: number
   while (i < n && ((c = text.charCodeAt(i)) === 32 || c === 10 || c === 13 || c === 9)) i++
   valueStart = i
   let depth = 0
@@ -244,6 +244,7 @@ export const sortKeys = <T>(record: Readonly<Record<string, T>>): Record<string,
 
 const hex = "0123456789abcdef"
 /** characters Go's encoder escapes (HTML-safe mode) plus surrogates, which need a pairing check */
+// eslint-disable-next-line no-control-regex -- Go escapes the control characters U+0000-U+001F: matching them is the point
 const needsEscape = /[\u0000-\u001f"\\<>&\u2028\u2029\ud800-\udfff]/
 
 const escapeSlow = (s: string): string => {
