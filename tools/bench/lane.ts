@@ -3,14 +3,15 @@
 // Without a URL the output does nothing (the lane's own cost); with one (start tools/bench/sink.mjs), it
 // posts every event there through the real HttpTransport. Prints wall and CPU time per event.
 // Tracing is off, as in production without OTEL_* variables.
-import { defaultDeliveryOptions, Dispatcher, HttpTransport, type Output, Outputs } from "@sidekick/delivery"
+import { defaultDeliveryOptions, Dispatcher, HttpTransport, Outputs, type SingleOutput } from "@sidekick/delivery"
 import { Metrics } from "@sidekick/telemetry"
 import { eventWith } from "@sidekick/testing"
 import { Effect, Layer } from "effect"
 
 const n = Number(process.argv[2] ?? 200_000)
 const sinkUrl = process.argv[3]
-const base: Output = {
+const base: SingleOutput = {
+  kind: "single",
   name: "noop",
   minimumPriority: 0,
   testRuleBypass: true,

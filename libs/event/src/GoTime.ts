@@ -97,3 +97,25 @@ export const goTimeStringOf = (rfc3339Nano: string): string => {
 
 /** RFC 3339 at second precision in UTC, like Go `time.Now().UTC().Format(time.RFC3339)`. */
 export const rfc3339Seconds = (date: Date): string => date.toISOString().slice(0, 19) + "Z"
+
+/** `n` in decimal, zero-padded to `width` digits, as Go's time layouts print 01, 2006 or .000000000 */
+export const zeroPad = (n: number | bigint, width = 2): string => String(n).padStart(width, "0")
+
+/** Go RFC3339Nano of `nanos` (Unix ns) rendered at the UTC offset of `reference` (an RFC3339 time string) */
+export const rfc3339NanoAt = (nanos: bigint, reference: string): string => {
+  const m = /(Z|[+-]\d{2}:\d{2})$/.exec(reference)
+  const zone = m === null ? "Z" : m[1]!
+  const offsetMinutes = zone === "Z" ? 0 : (zone.startsWith("-") ? -1 : 1) * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(4, 6)))
+  const shifted = nanos + BigInt(offsetMinutes) * 60_000_000_000n
+  let seconds = shifted / 1_000_000_000n
+  let frac = shifted % 1_000_000_000n
+  if (frac < 0n) {
+    frac += 1_000_000_000n
+    seconds -= 1n
+  }
+  const d = new Date(Number(seconds) * 1000)
+  const fracText = frac === 0n ? "" : "." + zeroPad(frac, 9).replace(/0+$/, "")
+  return `${zeroPad(d.getUTCFullYear(), 4)}-${zeroPad(d.getUTCMonth() + 1)}-${zeroPad(d.getUTCDate())}T${zeroPad(d.getUTCHours())}:${
+    zeroPad(d.getUTCMinutes())
+  }:${zeroPad(d.getUTCSeconds())}${fracText}${zone}`
+}

@@ -11,7 +11,7 @@ export {
   Rfc3339Time,
   templateData
 } from "./FalcoEvent.js"
-export { type GoTime, goTimeStringOf, parseRfc3339, rfc3339Seconds } from "./GoTime.js"
+export { type GoTime, goTimeStringOf, parseRfc3339, rfc3339NanoAt, rfc3339Seconds, zeroPad } from "./GoTime.js"
 export { type EnrichmentOptions, type Ingest, makeIngest, testEventBody } from "./Ingest.js"
 export {
   compareBytewise,

@@ -5,7 +5,7 @@
  */
 import { Field } from "@sidekick/config"
 import { originOf } from "@sidekick/delivery"
-import { type FalcoEvent, goJson, parsePriority, type Priority, rank } from "@sidekick/event"
+import { type FalcoEvent, goJson, parsePriority, type Priority, rank, rfc3339NanoAt, sortKeys } from "@sidekick/event"
 import { Effect, Either } from "effect"
 import { define } from "./Definition.js"
 import { httpFields, outputSection } from "./OutputConfig.js"
@@ -86,33 +86,6 @@ const numberText = (value: unknown): string | undefined => {
   return undefined
 }
 
-const sorted = (r: Readonly<Record<string, string>>): Record<string, string> => {
-  const out: Record<string, string> = {}
-  for (const k of Object.keys(r).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))) out[k] = r[k]!
-  return out
-}
-
-const pad = (n: number | bigint, width = 2): string => String(n).padStart(width, "0")
-
-/** Go RFC3339Nano of `nanos` (Unix ns) rendered at the UTC offset of `reference` (an RFC3339 time string) */
-export const rfc3339NanoAt = (nanos: bigint, reference: string): string => {
-  const m = /(Z|[+-]\d{2}:\d{2})$/.exec(reference)
-  const zone = m === null ? "Z" : m[1]!
-  const offsetMinutes = zone === "Z" ? 0 : (zone.startsWith("-") ? -1 : 1) * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(4, 6)))
-  const shifted = nanos + BigInt(offsetMinutes) * 60_000_000_000n
-  let seconds = shifted / 1_000_000_000n
-  let frac = shifted % 1_000_000_000n
-  if (frac < 0n) {
-    frac += 1_000_000_000n
-    seconds -= 1n
-  }
-  const d = new Date(Number(seconds) * 1000)
-  const fracText = frac === 0n ? "" : "." + pad(frac, 9).replace(/0+$/, "")
-  return `${pad(d.getUTCFullYear(), 4)}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}T${pad(d.getUTCHours())}:${
-    pad(d.getUTCMinutes())
-  }:${pad(d.getUTCSeconds())}${fracText}${zone}`
-}
-
 /** Go's zero time.Time, which falcosidekick still serialises as endsAt when expiresafter is 0 */
 export const goZeroTime = "0001-01-01T00:00:00Z"
 
@@ -171,7 +144,7 @@ export const alertManagerPayload = (event: FalcoEvent, o: AlertManagerPayloadOpt
   const endsAt = o.expiresAfterSeconds !== 0
     ? rfc3339NanoAt(event.timeUnixNanos + BigInt(o.expiresAfterSeconds) * 1_000_000_000n, event.time)
     : goZeroTime
-  return [{ labels: sorted(labels), annotations: sorted(annotations), endsAt }]
+  return [{ labels: sortKeys(labels), annotations: sortKeys(annotations), endsAt }]
 }
 
 /** the request body (Go json.Encoder: trailing newline) */

@@ -6,7 +6,7 @@
  */
 import { Field } from "@sidekick/config"
 import { isSuccessStatus, originOf, type OutputError, type OutputHttpClient, type PartialFailure, statusError } from "@sidekick/delivery"
-import { eventJson, eventPayload, type FalcoEvent, goJson } from "@sidekick/event"
+import { eventJson, eventPayload, type FalcoEvent, goJson, zeroPad } from "@sidekick/event"
 import { Clock, Effect, Redacted } from "effect"
 import { define, type OutputContext } from "./Definition.js"
 import { batchingFields, batchOptions, httpFields, outputSection } from "./OutputConfig.js"
@@ -37,8 +37,6 @@ export type ElasticsearchConfig = typeof ElasticsearchConfig.Type
 
 export type IndexSuffix = "daily" | "monthly" | "annually" | "none"
 
-const pad = (n: number, width = 2): string => String(n).padStart(width, "0")
-
 /** `index` + "-" + the send-time date in local time (Go time.Now().Format): 2006.01.02 / 2006.01 / 2006; none: `index` */
 export const indexName = (index: string, suffix: IndexSuffix, nowMillis: number): string => {
   const d = new Date(nowMillis)
@@ -46,11 +44,11 @@ export const indexName = (index: string, suffix: IndexSuffix, nowMillis: number)
     case "none":
       return index
     case "monthly":
-      return `${index}-${pad(d.getFullYear(), 4)}.${pad(d.getMonth() + 1)}`
+      return `${index}-${zeroPad(d.getFullYear(), 4)}.${zeroPad(d.getMonth() + 1)}`
     case "annually":
-      return `${index}-${pad(d.getFullYear(), 4)}`
+      return `${index}-${zeroPad(d.getFullYear(), 4)}`
     default:
-      return `${index}-${pad(d.getFullYear(), 4)}.${pad(d.getMonth() + 1)}.${pad(d.getDate())}`
+      return `${index}-${zeroPad(d.getFullYear(), 4)}.${zeroPad(d.getMonth() + 1)}.${zeroPad(d.getDate())}`
   }
 }
 

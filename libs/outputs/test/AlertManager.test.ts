@@ -2,6 +2,7 @@ import { it } from "@effect/vitest"
 import { eventWith, makeReceiver, referenceEvent, referenceOutput as O, status } from "@sidekick/testing"
 import { Effect, Either } from "effect"
 import { describe, expect } from "vitest"
+import { rfc3339NanoAt } from "@sidekick/event"
 import {
   AlertManager,
   alertManagerBody,
@@ -9,7 +10,6 @@ import {
   alertManagerOptions,
   type AlertManagerPayloadOptions,
   parseDropThresholds,
-  rfc3339NanoAt,
   safeLabel
 } from "../src/AlertManager.js"
 import { config, jsonHeaders, startSingle } from "./helpers.js"

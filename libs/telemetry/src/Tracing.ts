@@ -31,7 +31,7 @@ export const traceExporterFromEnv: Effect.Effect<Option.Option<TraceExporterKind
         ConfigError.InvalidData(["OTEL_TRACES_EXPORTER"], `OTEL_TRACES_EXPORTER: expected otlp, console or none, got "${exporter}"`)
       )
     }
-    const endpoint = Option.orElse(yield* env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"), () => Option.none<string>())
+    const endpoint = yield* env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
     const anyEndpoint = Option.isSome(endpoint) || Option.isSome(yield* env("OTEL_EXPORTER_OTLP_ENDPOINT"))
     if (!anyEndpoint && exporter === undefined) return Option.none()
     const tracesProtocol = yield* env("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
