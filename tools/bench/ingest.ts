@@ -4,7 +4,7 @@ import { Dispatcher, Outputs } from "@sidekick/delivery"
 import { Metrics } from "@sidekick/telemetry"
 import { Effect, Layer } from "effect"
 import { readFileSync } from "node:fs"
-import { Ingest } from "../../apps/sidekick/src/Ingest.js"
+import { IngestHandler } from "../../apps/sidekick/src/IngestHandler.js"
 import { makeFalcoEventLabels } from "../../apps/sidekick/src/FalcoEventLabels.js"
 import { Either } from "effect"
 
@@ -13,7 +13,7 @@ const labels = Either.getOrThrow(makeFalcoEventLabels({ customFields: [], templa
 const n = 200_000
 
 await Effect.runPromise(Effect.gen(function*() {
-  const ingest = yield* Ingest
+  const ingest = yield* IngestHandler
   for (let round = 0; round < 3; round++) {
     const cpu = process.cpuUsage()
     for (let i = 0; i < n; i++) ingest.handle(body, {})
@@ -21,7 +21,7 @@ await Effect.runPromise(Effect.gen(function*() {
     console.log(`round ${round}: ${((used.user + used.system) / n).toFixed(2)} µs CPU/event`)
   }
 }).pipe(
-  Effect.provide(Ingest.layer({ enrichment: { customFields: [], templatedFields: [], customTags: [], bracketReplacer: "", outputFieldFormat: "" }, labels, debug: false }).pipe(
+  Effect.provide(IngestHandler.layer({ enrichment: { customFields: [], templatedFields: [], customTags: [], bracketReplacer: "", outputFieldFormat: "" }, labels, debug: false }).pipe(
     Layer.provideMerge(Dispatcher.layer().pipe(Layer.provide(Layer.succeed(Outputs, [])))),
     Layer.provideMerge(Metrics.layer({ falcoEventLabels: [], defaultMetrics: false }))
   )),

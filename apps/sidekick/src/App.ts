@@ -3,19 +3,38 @@
  * output, the Dispatcher, the ingest path and the HTTP server. Closing it stops accepting events,
  * drains the queues within delivery.shutdowntimeout, then closes the outputs.
  */
-import { enrichmentOptions } from "@sidekick/config"
+import { type ConfigError, type ConfigLoadError, enrichmentOptions } from "@sidekick/config"
 import { Dispatcher, HttpTransport, type OutputInitError, Outputs } from "@sidekick/delivery"
 import { GlobalFieldKeys, type OutputServices } from "@sidekick/outputs"
 import { Metrics } from "@sidekick/telemetry"
-import { Data, Effect, Either, Layer } from "effect"
+import { type ConfigError as EffectConfigError, Data, Effect, Either, Layer } from "effect"
 import { readFileSync } from "node:fs"
 import { type AppConfig, tlsFiles } from "./AppConfig.js"
+import type { ClusterError } from "./Cluster.js"
 import * as Exposition from "./Exposition.js"
 import { makeFalcoEventLabels } from "./FalcoEventLabels.js"
-import { Ingest } from "./Ingest.js"
+import { type IngestConfigError, IngestHandler } from "./IngestHandler.js"
 import * as Server from "./Server.js"
 
+/** The app cannot be wired as configured (a label name, `tlsserver.notlspaths`, an unreadable TLS file). */
 export class StartupError extends Data.TaggedError("StartupError")<{ readonly message: string }> {}
+
+/**
+ * Every error start-up can fail with; main.ts logs each as one line and exits 1. In start-up order:
+ * the command line or config file, a configuration value, (with `processes` > 1) a process of the
+ * cluster that failed to start, the OTEL_* variables, the app's wiring, the enrichment options, an
+ * output, the listener.
+ */
+export type StartupFailure =
+  | ConfigLoadError
+  | ConfigError
+  | ClusterError
+  /** @sidekick/telemetry's TracingLive: an OTEL_* variable that cannot be used. Its tag is "ConfigError" too. */
+  | EffectConfigError.ConfigError
+  | StartupError
+  | IngestConfigError
+  | OutputInitError
+  | Server.ServerStartError
 
 export interface AppOverrides {
   /** listen here instead of listenaddress/listenport (tests use port 0) */
@@ -43,11 +62,11 @@ const tlsServerOptions = (g: AppConfig["global"], overrides: AppOverrides) =>
       if (t.mutualtls) yield* Effect.logWarning("tlsserver.mutualtls is true but tlsserver.deploy is false: serving plain HTTP")
       return {}
     }
-    const unknown = t.notlspaths.filter((p) => !(Server.routes as ReadonlyArray<string>).includes(p))
+    const unknown = t.notlspaths.filter((p) => !Server.isNotlsPath(p))
     if (unknown.length > 0) {
       return yield* new StartupError({
         message: `tlsserver.notlspaths (TLSSERVER_NOTLSPATHS) has ${unknown.map((p) => `"${p}"`).join(", ")}: expected some of ${
-          Server.routes.join(", ")
+          Server.notlsPaths.join(", ")
         }`
       })
     }
@@ -57,15 +76,15 @@ const tlsServerOptions = (g: AppConfig["global"], overrides: AppOverrides) =>
       ...(t.mutualtls ? { caCert: yield* readServerFile("tlsserver.cacertfile", t.cacertfile) } : {})
     }
     const plain = t.notlspaths.length > 0
-      ? { plain: { port: overrides.plainPort ?? t.notlsport, routes: t.notlspaths as ReadonlyArray<Server.Route> } }
+      ? { plain: { port: overrides.plainPort ?? t.notlsport, routes: t.notlspaths.filter(Server.isNotlsPath) } }
       : {}
     return { tls, ...plain }
   })
 
 /** One layer per enabled output, then the Outputs list in registry order. */
 const outputsLayer = (config: AppConfig): Layer.Layer<Outputs, OutputInitError, OutputServices> => {
-  const collect = Layer.effect(Outputs, Effect.all(config.outputs.map((o) => o.registered.definition.tag)))
-  const [first, ...rest] = config.outputs.map((o) => o.registered.definition.layer(o.config))
+  const collect = Layer.effect(Outputs, Effect.all(config.outputs.map((o) => o.tag)))
+  const [first, ...rest] = config.outputs.map((o) => o.layer)
   return first === undefined ? Layer.succeed(Outputs, []) : Layer.provide(collect, Layer.mergeAll(first, ...rest))
 }
 
@@ -97,7 +116,7 @@ export const appLayer = (config: AppConfig, overrides: AppOverrides = {}) =>
         })),
         Layer.provideMerge(metrics)
       )
-      const ingest = Ingest.layer({
+      const ingest = IngestHandler.layer({
         enrichment,
         labels,
         debug: g.debug

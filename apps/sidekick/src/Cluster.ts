@@ -6,6 +6,7 @@
  * processes' requests for the service-wide /metrics and /debug/vars.
  */
 import cluster, { type Worker } from "node:cluster"
+import { randomUUID } from "node:crypto"
 import { Data, Effect, Runtime } from "effect"
 import * as Prom from "prom-client"
 
@@ -16,21 +17,21 @@ type Topic = "metrics" | "vars"
 interface Ask {
   readonly type: "sidekick:ask"
   readonly topic: Topic
-  readonly id: number
+  readonly id: string
 }
 interface Answer {
   readonly type: "sidekick:answer"
-  readonly id: number
+  readonly id: string
   readonly value?: unknown
   readonly error?: string
 }
 interface VarsRequest {
   readonly type: "sidekick:vars?"
-  readonly id: number
+  readonly id: string
 }
 interface VarsReply {
   readonly type: "sidekick:vars!"
-  readonly id: number
+  readonly id: string
   readonly vars: Record<string, unknown>
 }
 const ready = { type: "sidekick:ready" } as const
@@ -40,12 +41,10 @@ const isMessage = <T extends { type: string }>(type: T["type"]) => (m: unknown):
 
 // ---- in a process of the cluster -------------------------------------------------------------------
 
-let nextId = 0
-
 /** ask the primary for the service-wide /metrics text or /debug/vars object */
 export const askPrimary = (topic: Topic) =>
   Effect.async<unknown>((resume) => {
-    const id = nextId++
+    const id = randomUUID()
     const onMessage = (m: unknown) => {
       if (!isMessage<Answer>("sidekick:answer")(m) || m.id !== id) return
       process.off("message", onMessage)
@@ -89,7 +88,7 @@ const living = (): Array<Worker> => Object.values(cluster.workers ?? {}).filter(
 const gatherVars = (): Promise<Record<string, unknown>> =>
   new Promise((resolve) => {
     const workers = living()
-    const id = nextId++
+    const id = randomUUID()
     let merged: unknown = {}
     let pending = workers.length
     if (pending === 0) return resolve({})

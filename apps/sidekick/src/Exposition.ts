@@ -9,15 +9,21 @@ import { cpus } from "node:os"
 import * as Prom from "prom-client"
 import { askPrimary, answerVarsRequests } from "./Cluster.js"
 
+/** A /metrics answer: the Prometheus text and its content type. */
 export interface Exposed {
   readonly contentType: string
   readonly body: string
 }
 
-export class Exposition extends Context.Tag("@sidekick/app/Exposition")<Exposition, {
+/** What the HTTP server's /metrics and /debug/vars routes answer with. */
+export interface ExpositionService {
+  /** /metrics: the Prometheus text exposition, falcosidekick's families and Sidekick's own */
   readonly metrics: Effect.Effect<Exposed>
+  /** /debug/vars: falcosidekick's expvar variables by name, keys sorted */
   readonly debugVars: Effect.Effect<Record<string, unknown>>
-}>() {}
+}
+
+export class Exposition extends Context.Tag("@sidekick/app/Exposition")<Exposition, ExpositionService>() {}
 
 /** this process's expvar-style variables, with falcosidekick's names */
 export const localVars = (metrics: Metrics["Type"]): Record<string, unknown> => ({

@@ -1,9 +1,12 @@
 /**
- * The HTTP server. Control endpoints (/ping, /healthz, /test, /metrics, /debug/vars) are an Effect
- * HttpRouter served through @effect/platform-node's handler. The event endpoint is a hand-written
- * node:http fast path: the platform's request pipeline costs 5-10x a bare node:http handler per
- * request (measured: effect-nx.md §4), and POST / is the one route that sees every Falco event.
- * Like falcosidekick, every path that is not a control endpoint is the event endpoint.
+ * The HTTP server. Every route is in one table, `routeTable`: the control endpoints (/ping, /healthz,
+ * /test, /metrics, /debug/vars) are an Effect HttpRouter served through @effect/platform-node's handler;
+ * the event endpoint is a hand-written node:http fast path. The platform's request pipeline costs 5-10x
+ * a bare node:http handler per request (measured on a 2-core loopback benchmark: about 70,000 requests
+ * a second for a bare node:http handler that parses the JSON, about 11,000 for the platform's server
+ * reading the same body), and POST / is the one route that sees every Falco event.
+ * Like falcosidekick, every path that is not a control endpoint is the event endpoint, except the paths
+ * under `/api/`, which Sidekick keeps for its own API.
  */
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
@@ -13,11 +16,81 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createHttpsServer } from "node:https"
 import type { AddressInfo } from "node:net"
 import { Exposition } from "./Exposition.js"
-import { Ingest, type IngestOutcome } from "./Ingest.js"
+import { IngestHandler, type IngestOutcome } from "./IngestHandler.js"
+
+/** what a control route's handler may use */
+type ControlContext = HttpServerRequest.HttpServerRequest | Exposition | IngestHandler
+
+/** A control route's answer, run by the control router. */
+export type ControlHandler = Effect.Effect<HttpServerResponse.HttpServerResponse, never, ControlContext>
+
+export interface Route {
+  /** `"event"`: the event endpoint (the node:http fast path); else the control router runs this handler */
+  readonly handler: "event" | ControlHandler
+  /** falcosidekick has this route: `tlsserver.notlspaths` may name it, which moves it to the plain side server */
+  readonly notls: boolean
+}
+
+/**
+ * Paths under this prefix are never taken as a Falco event: the control router answers them, with
+ * `404 page not found` when no route of the table serves the path. Only the main server serves them.
+ */
+export const reservedPrefix = "/api/" as const
+
+const plain = (text: string, status: number) =>
+  HttpServerResponse.text(text, { status, contentType: "text/plain; charset=utf-8" })
+
+/** Go's http.NotFound */
+const notFoundBody = "404 page not found\n"
+const notFoundHeaders = { "content-type": "text/plain; charset=utf-8", "x-content-type-options": "nosniff" }
+
+/** falcosidekick's /test: its test event, through the event endpoint's path, to every enabled output */
+const testEvent: ControlHandler = Effect.gen(function*() {
+  const request = yield* HttpServerRequest.HttpServerRequest
+  const ingest = yield* IngestHandler
+  if (request.method !== "POST") return plain("Please send with post http method\n", 400)
+  const outcome = ingest.handle(testEventBody(new Date()), {})
+  return outcome.status === 200 ? HttpServerResponse.empty({ status: 200 }) : plain(`${outcome.message}\n`, outcome.status)
+})
+
+/**
+ * Every route, by path. The router, the dispatch of each server and the `tlsserver.notlspaths` check
+ * are derived from this table. Paths are exact (Go's ServeMux: `/ping/` is not `/ping`); "/" also takes
+ * every path that no route and no reserved prefix takes. A route under `/api/` is one more line here,
+ * with `notls: false` (it may use path parameters: `/api/deadletters/:id`).
+ */
+export const routeTable = {
+  "/": { handler: "event", notls: true },
+  "/ping": { handler: Effect.succeed(plain("pong\n", 200)), notls: true },
+  "/healthz": {
+    handler: Effect.succeed(HttpServerResponse.text(`{"status": "ok"}`, { contentType: "application/json" })),
+    notls: true
+  },
+  "/test": { handler: testEvent, notls: true },
+  "/metrics": {
+    handler: Effect.flatMap(Exposition, (e) => e.metrics).pipe(
+      Effect.map(({ body, contentType }) => HttpServerResponse.text(body, { contentType }))
+    ),
+    notls: true
+  },
+  // falcosidekick's README lists it but its server never mounts it (there /debug/vars is the event route)
+  "/debug/vars": { handler: Effect.flatMap(Exposition, (e) => Effect.map(e.debugVars, HttpServerResponse.unsafeJson)), notls: false }
+} as const satisfies {
+  readonly [path: string]: Route
+  readonly [path: `${typeof reservedPrefix}${string}`]: Route & { readonly notls: false }
+}
+
+type RouteTable = typeof routeTable
 
 /** falcosidekick's route keys, the ones `tlsserver.notlspaths` may name */
-export const routes = ["/", "/ping", "/healthz", "/test", "/metrics"] as const
-export type Route = (typeof routes)[number]
+export type NotlsPath = { readonly [P in keyof RouteTable]: RouteTable[P]["notls"] extends true ? P : never }[keyof RouteTable]
+
+const routes: ReadonlyArray<readonly [string, Route]> = Object.entries(routeTable)
+
+/** the paths `tlsserver.notlspaths` may name, in table order */
+export const notlsPaths: ReadonlyArray<NotlsPath> = routes.filter(([, r]) => r.notls).map(([p]) => p as NotlsPath)
+
+export const isNotlsPath = (path: string): path is NotlsPath => (notlsPaths as ReadonlyArray<string>).includes(path)
 
 export interface ServerOptions {
   /** "" = all interfaces */
@@ -26,23 +99,42 @@ export interface ServerOptions {
   /** serve HTTPS (falcosidekick `tlsserver.deploy`); `caCert` set = require client certificates signed by it */
   readonly tls?: { readonly cert: string; readonly key: string; readonly caCert?: string }
   /** with TLS: these routes move to a plain HTTP server on `port` (falcosidekick `notlsport`/`notlspaths`) */
-  readonly plain?: { readonly port: number; readonly routes: ReadonlyArray<Route> }
+  readonly plain?: { readonly port: number; readonly routes: ReadonlyArray<NotlsPath> }
   /** larger request bodies get 413 (falcosidekick had no limit) */
   readonly maxBodyBytes: number
   /** how long in-flight requests may finish once shutdown starts */
   readonly closeTimeout: Duration.DurationInput
 }
 
-/** Where the server actually listens (port 0 picks one: tests). */
-export class ServerAddress extends Context.Tag("@sidekick/app/ServerAddress")<ServerAddress, {
+/** Where the server listens. */
+export interface ServerAddressService {
+  /** the host to connect to: the listen address, 127.0.0.1 when that is all interfaces */
   readonly host: string
+  /** the actual port (port 0 picks one: tests) */
   readonly port: number
+  /** `http(s)://host:port` of the main server */
   readonly url: string
   /** the plain HTTP side server, when TLS moved some routes there */
   readonly plainUrl?: string
-}>() {}
+}
 
-const controlPaths = new Set(["/ping", "/healthz", "/test", "/metrics", "/debug/vars"])
+/** Where the server actually listens (port 0 picks one: tests). */
+export class ServerAddress extends Context.Tag("@sidekick/app/ServerAddress")<ServerAddress, ServerAddressService>() {}
+
+/** the control router: every route of the table but the event endpoint; 404 for any other path */
+const controlApp = routes.reduce<HttpRouter.HttpRouter<never, ControlContext>>(
+  (router, [path, route]) => route.handler === "event" ? router : HttpRouter.all(router, path as HttpRouter.PathInput, route.handler),
+  HttpRouter.empty
+).pipe(
+  Effect.catchTag("RouteNotFound", () =>
+    Effect.succeed(
+      HttpServerResponse.text(notFoundBody, {
+        status: 404,
+        contentType: notFoundHeaders["content-type"],
+        headers: { "x-content-type-options": notFoundHeaders["x-content-type-options"] }
+      })
+    ))
+)
 
 const respond = (res: ServerResponse, outcome: IngestOutcome | { readonly status: 413; readonly message: string }) => {
   if (outcome.status === 200) {
@@ -60,33 +152,18 @@ const respond = (res: ServerResponse, outcome: IngestOutcome | { readonly status
   res.end(body)
 }
 
-const plain = (text: string, status: number) =>
-  HttpServerResponse.text(text, { status, contentType: "text/plain; charset=utf-8" })
+type NodeHandler = (req: IncomingMessage, res: ServerResponse) => void
 
-const controlRouter = HttpRouter.empty.pipe(
-  HttpRouter.all("/ping", Effect.succeed(plain("pong\n", 200))),
-  HttpRouter.all(
-    "/healthz",
-    Effect.succeed(HttpServerResponse.text(`{"status": "ok"}`, { contentType: "application/json" }))
-  ),
-  HttpRouter.all(
-    "/metrics",
-    Effect.flatMap(Exposition, (e) => e.metrics).pipe(
-      Effect.map(({ body, contentType }) => HttpServerResponse.text(body, { contentType }))
-    )
-  ),
-  HttpRouter.all("/debug/vars", Effect.flatMap(Exposition, (e) => Effect.map(e.debugVars, HttpServerResponse.unsafeJson))),
-  HttpRouter.all(
-    "/test",
-    Effect.gen(function*() {
-      const request = yield* HttpServerRequest.HttpServerRequest
-      const ingest = yield* Ingest
-      if (request.method !== "POST") return plain("Please send with post http method\n", 400)
-      const outcome = ingest.handle(testEventBody(new Date()), {})
-      return outcome.status === 200 ? HttpServerResponse.empty({ status: 200 }) : plain(`${outcome.message}\n`, outcome.status)
-    })
-  )
-)
+const notFound: NodeHandler = (req, res) => {
+  req.resume()
+  res.writeHead(404, notFoundHeaders)
+  res.end(notFoundBody)
+}
+
+const pathOf = (url: string) => {
+  const q = url.indexOf("?")
+  return q === -1 ? url : url.slice(0, q)
+}
 
 const listen = (server: Server, host: string, port: number) =>
   Effect.async<AddressInfo, Error>((resume) => {
@@ -112,11 +189,11 @@ export const layer = (options: ServerOptions) =>
   Layer.scoped(
     ServerAddress,
     Effect.gen(function*() {
-      const ingest = yield* Ingest
-      const control = yield* NodeHttpServer.makeHandler(controlRouter)
+      const ingest = yield* IngestHandler
+      const control: NodeHandler = yield* NodeHttpServer.makeHandler(controlApp)
       const maxBody = options.maxBodyBytes
 
-      const onEvent = (req: IncomingMessage, res: ServerResponse) => {
+      const onEvent: NodeHandler = (req, res) => {
         if (req.method !== "POST") {
           req.resume()
           return respond(res, ingest.wrongMethod())
@@ -136,20 +213,22 @@ export const layer = (options: ServerOptions) =>
         })
       }
 
-      // Go's ServeMux: the control paths are exact routes, "/" catches every other path. A server that
+      // Go's ServeMux: the table's paths are exact routes, "/" catches every other path. A server that
       // does not serve a route hands its path to "/" if it serves that, else answers 404 (as Go does).
-      const handlerFor = (served: ReadonlySet<string>) => (req: IncomingMessage, res: ServerResponse) => {
-        const url = req.url ?? "/"
-        const q = url.indexOf("?")
-        const path = q === -1 ? url : url.slice(0, q)
-        if (controlPaths.has(path) && served.has(path)) return control(req, res)
-        if (served.has("/")) return onEvent(req, res)
-        req.resume()
-        res.writeHead(404, { "content-type": "text/plain; charset=utf-8" })
-        res.end("404 page not found\n")
+      // Paths under the reserved prefix never reach "/": the main server's control router answers them.
+      const handlerFor = (served: ReadonlyArray<readonly [string, Route]>, ownsReserved: boolean): NodeHandler => {
+        const exact = new Map(served.map(([path, route]) => [path, route.handler === "event" ? onEvent : control]))
+        const rest = exact.get("/") ?? notFound
+        const reserved = ownsReserved ? control : notFound
+        return (req, res) => {
+          const path = pathOf(req.url ?? "/")
+          const handler = exact.get(path) ?? (path.startsWith(reservedPrefix) ? reserved : rest)
+          handler(req, res)
+        }
       }
-      const plainRoutes = new Set<string>(options.plain?.routes ?? [])
-      const mainRoutes = new Set<string>([...routes, "/debug/vars"].filter((r) => !plainRoutes.has(r)))
+      const plainPaths: ReadonlyArray<string> = options.plain?.routes ?? []
+      const mainRoutes = routes.filter(([path]) => !plainPaths.includes(path))
+      const plainRoutes = routes.filter(([path]) => plainPaths.includes(path))
       const serverOptions = { requestTimeout: 60_000, headersTimeout: 60_000, keepAliveTimeout: 60_000 }
       const tls = options.tls
       const server: Server = tls
@@ -159,8 +238,8 @@ export const layer = (options: ServerOptions) =>
           key: tls.key,
           minVersion: "TLSv1.2",
           ...(tls.caCert ? { ca: tls.caCert, requestCert: true, rejectUnauthorized: true } : {})
-        }, handlerFor(mainRoutes))
-        : createServer(serverOptions, handlerFor(mainRoutes))
+        }, handlerFor(mainRoutes, true))
+        : createServer(serverOptions, handlerFor(mainRoutes, true))
       const serve = (s: Server, port: number) =>
         Effect.acquireRelease(
           listen(s, options.host, port).pipe(
@@ -169,8 +248,8 @@ export const layer = (options: ServerOptions) =>
           () => close(s, options.closeTimeout)
         )
       const address = yield* serve(server, options.port)
-      const side = tls && options.plain && plainRoutes.size > 0
-        ? yield* serve(createServer(serverOptions, handlerFor(plainRoutes)), options.plain.port)
+      const side = tls && options.plain && plainRoutes.length > 0
+        ? yield* serve(createServer(serverOptions, handlerFor(plainRoutes, false)), options.plain.port)
         : undefined
       // registered last, so it runs first: before the servers wait for their in-flight requests
       yield* Effect.addFinalizer(() => Effect.logInfo("shutting down: no longer accepting events"))
@@ -178,7 +257,7 @@ export const layer = (options: ServerOptions) =>
       yield* Effect.logInfo(
         side
           ? `Sidekick is up and listening on ${where(address.port)} for TLS and ${where(side.port)} for non-TLS (${
-            [...plainRoutes].join(", ")
+            [...new Set(plainPaths)].join(", ")
           })`
           : `Sidekick is up and listening on ${where(address.port)}${tls ? " (TLS)" : ""}`
       )

@@ -5,23 +5,12 @@
 import { NodeRuntime } from "@effect/platform-node"
 import { loadSource, usage } from "@sidekick/config"
 import { Logging, TracingLive } from "@sidekick/telemetry"
-import { Effect, Layer } from "effect"
+import { Data, Effect, Layer } from "effect"
 import cluster from "node:cluster"
-import { appLayer } from "./App.js"
+import { appLayer, type StartupFailure } from "./App.js"
 import { readAppConfig } from "./AppConfig.js"
 import { runPrimary, signalReady } from "./Cluster.js"
 import { version } from "./Version.js"
-
-/** one line for any start-up failure: config, labels, output init, listen */
-const describe = (error: unknown): string => {
-  if (typeof error !== "object" || error === null || !("message" in error) || typeof error.message !== "string") {
-    return String(error)
-  }
-  // an output that cannot start is named the way falcosidekick names outputs in its logs
-  return "_tag" in error && error._tag === "OutputInitError" && "output" in error
-    ? `${String(error.output)} - ${error.message}`
-    : error.message
-}
 
 const program = Effect.gen(function*() {
   const source = yield* loadSource({ argv: process.argv.slice(2), env: process.env })
@@ -39,7 +28,7 @@ const program = Effect.gen(function*() {
   for (const key of config.unknownKeys) {
     yield* Effect.logWarning(`unknown configuration key "${key}" is ignored (a typo, or an output Sidekick does not have yet)`)
   }
-  yield* Effect.logInfo(`Enabled Outputs: [${config.outputs.map((o) => o.registered.definition.displayName).join(" ")}]`)
+  yield* Effect.logInfo(`Enabled Outputs: [${config.outputs.map((o) => o.displayName).join(" ")}]`)
   if (config.global.debug) yield* Effect.logDebug("Debug mode: true")
   if (cluster.isWorker) {
     // Ctrl-C reaches every process of the group and the primary then sends SIGTERM as well: a second
@@ -55,9 +44,35 @@ const program = Effect.gen(function*() {
     Layer.provide(Logging.minimumLevel(config.global.debug))
   )
   return yield* Layer.launch(app)
-}).pipe(
-  Effect.tapError((error) => Effect.logError(describe(error))),
+})
+
+/**
+ * `self`, once TypeScript agrees that it fails with StartupFailure, no more and no less: a new kind of
+ * start-up failure must join the union (and get its line below) before this compiles.
+ */
+const failingWithStartupFailure = <A, E, R>(
+  self: Effect.Effect<A, E, R>,
+  _exactly: [E] extends [StartupFailure] ? [StartupFailure] extends [E] ? true : false : false
+) => self
+
+/** A start-up failure, already logged as its one line: runMain exits 1 without reporting it again. */
+class StartupRefused extends Data.TaggedError("StartupRefused") {}
+
+const refuse = (line: string) => Effect.zipRight(Effect.logError(line), Effect.fail(new StartupRefused()))
+
+const main: Effect.Effect<void, StartupRefused> = failingWithStartupFailure(program, true).pipe(
+  Effect.catchTags({
+    ConfigLoadError: (error) => refuse(error.message),
+    // a configuration value, or an OTEL_* variable (Effect's ConfigError has the same tag)
+    ConfigError: (error) => refuse(error.message),
+    ClusterError: (error) => refuse(error.message),
+    StartupError: (error) => refuse(error.message),
+    IngestConfigError: (error) => refuse(error.message),
+    // an output that cannot start is named the way falcosidekick names outputs in its logs
+    OutputInitError: (error) => refuse(`${error.output} - ${error.message}`),
+    ServerStartError: (error) => refuse(error.message)
+  }),
   Effect.provide(Logging.layer({ debug: false }))
 )
 
-NodeRuntime.runMain(program, { disableErrorReporting: true, disablePrettyLogger: true })
+NodeRuntime.runMain(main, { disableErrorReporting: true, disablePrettyLogger: true })

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { hang, makeReceiver } from "@sidekick/testing"
 import { Effect } from "effect"
+import { notlsPaths } from "../src/Server.js"
 import { falcoEvent, post, request, startApp } from "./support.js"
 
 const withoutUuid = (body: string) => body.replace(/"uuid":"[0-9a-f-]{36}"/, `"uuid":"<uuid>"`)
@@ -125,6 +126,44 @@ describe("HTTP contract", () => {
         output_fields: { "proc.name": "falcosidekick", "user.name": "falcosidekick" }
       })
     }))
+
+  it.scopedLive("paths under /api/ are never events: 404 page not found, and no output sees them", () =>
+    Effect.gen(function*() {
+      const hook = yield* makeReceiver()
+      const { address } = yield* startApp({ env: { WEBHOOK_ADDRESS: hook.url } })
+      for (const path of ["/api/anything", "/api/", "/api/v1/deadletters?limit=1", "/api/ping"]) {
+        const reply = yield* post(`${address.url}${path}`, falcoEvent)
+        expect(reply.status, path).toBe(404)
+        expect(reply.body).toBe("404 page not found\n")
+        expect(reply.headers["content-type"]).toBe("text/plain; charset=utf-8")
+      }
+      expect((yield* request(`${address.url}/api/anything`)).status).toBe(404)
+      yield* Effect.sleep("100 millis")
+      expect(hook.count).toBe(0)
+      // not counted as an input request either, accepted or rejected
+      const vars = JSON.parse((yield* request(`${address.url}/debug/vars`)).body)
+      expect(vars["inputs.requests"]?.total ?? 0).toBe(0)
+    }))
+
+  it.scopedLive("any other path is the event route, as in falcosidekick: /apix, /foo, /api, /ping/, /debug/vars/", () =>
+    Effect.gen(function*() {
+      const hook = yield* makeReceiver()
+      const { address } = yield* startApp({ env: { WEBHOOK_ADDRESS: hook.url } })
+      const paths = ["/apix", "/foo", "/api", "/ping/", "/debug/vars/", "/API/anything"]
+      for (const path of paths) {
+        const reply = yield* post(`${address.url}${path}`, falcoEvent)
+        expect(reply.status, path).toBe(200)
+        expect(reply.body).toBe("")
+      }
+      expect(yield* hook.waitFor(paths.length)).toHaveLength(paths.length)
+      const get = yield* request(`${address.url}/apix`)
+      expect(get.status).toBe(400)
+      expect(get.body).toBe("Please send with post http method\n")
+    }))
+
+  it("tlsserver.notlspaths may name falcosidekick's routes, and only those", () => {
+    expect(notlsPaths).toEqual(["/", "/ping", "/healthz", "/test", "/metrics"])
+  })
 
   it.scopedLive("GET /metrics: falcosidekick's families and the pipeline's own", () =>
     Effect.gen(function*() {

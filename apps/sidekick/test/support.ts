@@ -29,6 +29,6 @@ export const request = (url: string, init: RequestInit = {}) =>
 export const post = (url: string, body: string, headers: Record<string, string> = { "content-type": "application/json" }) =>
   request(url, { method: "POST", body, headers })
 
-/** core-spec §2.2: what Falco posts */
+/** a realistic event as Falco's http_output posts it (with json_output: true) */
 export const falcoEvent =
   `{"hostname":"node-1","output":"10:20:05.408091526: Notice A shell was spawned in a container with an attached terminal (user=root process=bash k8s_ns=default k8s_pod_name=nginx-7c)","output_fields":{"evt.time":1700000000408091526,"k8s.ns.name":"default","k8s.pod.name":"nginx-7c","proc.aname[2]":"containerd-shim","proc.name":"bash","proc.tty":34816,"user.name":"root"},"priority":"Notice","rule":"Terminal shell in container","source":"syscall","tags":["container","shell","mitre_execution"],"time":"2023-11-14T22:13:20.408091526Z"}`

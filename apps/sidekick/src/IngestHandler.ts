@@ -11,12 +11,27 @@ import { Context, Data, Effect, Either, Exit, FiberRef, Layer, Option, Runtime }
 import type { IncomingHttpHeaders } from "node:http"
 import type { FalcoEventLabels } from "./FalcoEventLabels.js"
 
+/** What the event endpoint answers: 200 with no body, or a status with a one-line reason. */
 export type IngestOutcome =
   | { readonly status: 200 }
   | { readonly status: 400; readonly message: string }
   | { readonly status: 503; readonly message: string }
 
+/** The enrichment options cannot be used (a templated field that does not compile): the service refuses to start. */
 export class IngestConfigError extends Data.TaggedError("IngestConfigError")<{ readonly message: string }> {}
+
+/** The ingest path as the HTTP server calls it, straight from its node:http handler. */
+export interface IngestHandlerService {
+  /**
+   * One request body of the event endpoint (POST / and /test): decode and enrich the event, count it,
+   * queue it for every output that wants it. `headers` may carry a W3C or B3 trace context to continue.
+   * 200 once queued; 400 with the reason for a body that is not a valid Falco event; 503 when every
+   * output that wants the event has a full queue.
+   */
+  readonly handle: (body: string, headers: IncomingHttpHeaders) => IngestOutcome
+  /** A request to the event endpoint with another method than POST: counted as rejected, and answered 400. */
+  readonly wrongMethod: () => IngestOutcome
+}
 
 export interface IngestOptions {
   readonly enrichment: EnrichmentOptions
@@ -31,7 +46,9 @@ const traceHeaders = (headers: IncomingHttpHeaders) =>
     ? HttpTraceContext.fromHeaders(Headers.fromInput(headers as Record<string, string>))
     : Option.none()
 
-export const make = (options: IngestOptions) =>
+export const make = (
+  options: IngestOptions
+): Effect.Effect<IngestHandlerService, IngestConfigError, Dispatcher | Metrics> =>
   Effect.gen(function*() {
     const dispatcher = yield* Dispatcher
     const metrics = yield* Metrics
@@ -53,7 +70,6 @@ export const make = (options: IngestOptions) =>
       return { status: 400, message }
     }
 
-    /** one POST / body; `headers` may carry a W3C or B3 trace context to continue */
     const handle = (body: string, headers: IncomingHttpHeaders): IngestOutcome => {
       const span = tracing
         ? tracer.span(
@@ -96,7 +112,6 @@ export const make = (options: IngestOptions) =>
       return ok
     }
 
-    /** a request to the event endpoint with another method than POST */
     const wrongMethod = (): IngestOutcome => {
       metrics.input("rejected")
       metrics.ingestRejected("method")
@@ -106,6 +121,7 @@ export const make = (options: IngestOptions) =>
     return { handle, wrongMethod }
   })
 
-export class Ingest extends Context.Tag("@sidekick/app/Ingest")<Ingest, Effect.Effect.Success<ReturnType<typeof make>>>() {
-  static readonly layer = (options: IngestOptions) => Layer.effect(Ingest, make(options))
+export class IngestHandler extends Context.Tag("@sidekick/app/IngestHandler")<IngestHandler, IngestHandlerService>() {
+  static readonly layer = (options: IngestOptions): Layer.Layer<IngestHandler, IngestConfigError, Dispatcher | Metrics> =>
+    Layer.effect(IngestHandler, make(options))
 }
