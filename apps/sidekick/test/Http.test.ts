@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { hang, makeReceiver } from "@sidekick/testing"
+import { hang, makeReceiver, status } from "@sidekick/testing"
 import { Effect } from "effect"
 import { notlsPaths } from "../src/Server.js"
 import { falcoEvent, post, request, startApp } from "./support.js"
@@ -202,7 +202,24 @@ describe("HTTP contract", () => {
       expect(vars["inputs.requests"]).toEqual({ accepted: 1, rejected: 0, total: 1 })
       expect(vars["falco.priority"].notice).toBe(1)
       expect(vars["outputs.webhook"]).toEqual({ error: 0, ok: 1, total: 1 })
+      expect(vars["sidekick.outputs"]).toEqual({
+        webhook: { queued: 0, capacity: 10000, inFlight: 0, delivered: 1, dropped: {}, circuit: "Closed" }
+      })
       expect(Object.keys(vars)).toEqual([...Object.keys(vars)].sort())
+    }))
+
+  it.scopedLive("GET /debug/vars: an output's last error names the peer by its origin only, never the URL's path or token", () =>
+    Effect.gen(function*() {
+      const hook = yield* makeReceiver({ responses: [status(404, "no such hook")] })
+      const { address } = yield* startApp({ env: { SLACK_WEBHOOKURL: `${hook.url}/services/T0/B0/s3cr3t-token` } })
+      yield* post(address.url, falcoEvent)
+      yield* hook.waitFor(1)
+      yield* Effect.sleep("50 millis")
+      const text = (yield* request(`${address.url}/debug/vars`)).body
+      expect(text).not.toContain("s3cr3t-token")
+      const slack = JSON.parse(text)["sidekick.outputs"].slack
+      expect(slack).toMatchObject({ delivered: 0, dropped: { rejected: 1 } })
+      expect(slack.lastError.message).toBe(`resource not found (404) from ${hook.url}: no such hook`)
     }))
 
   it.scopedLive("503 when every output that wants the event has a full queue; a hung output never delays the 200", () =>

@@ -1,7 +1,7 @@
 /**
  * Hand-run micro-benchmark of the ingestion hot path (not part of CI):
  *   npx tsx --conditions=@sidekick/source libs/event/bench/decode.ts
- * Prints µs per call for the core-spec §2.2 event, plain and with the §2.7 enrichment config.
+ * Prints µs per call for a realistic Falco event, plain and with an enrichment config (customfields, templatedfields, tags).
  */
 import { Either } from "effect"
 import { eventJson, makeIngest, parseJson } from "../src/index.js"
@@ -37,7 +37,7 @@ const bench = (name: string, f: () => unknown): void => {
 bench("JSON.parse (lossy baseline)", () => JSON.parse(body))
 bench("parseJson (lossless)", () => parseJson(body))
 bench("decode, no enrichment", () => plain.decode(body))
-bench("decode, §2.7 enrichment", () => enriched.decode(body))
+bench("decode, with enrichment", () => enriched.decode(body))
 bench("decode + eventJson (cached)", () => {
   const e = plain.decode(body)
   return Either.isRight(e) ? eventJson(e.right) : undefined

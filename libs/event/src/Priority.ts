@@ -1,5 +1,5 @@
 /**
- * Falco priorities with falcosidekick's parsing rules (types.PriorityType, core-spec §2.3).
+ * Falco priorities with falcosidekick's parsing rules (types.PriorityType: case-insensitive exact names plus "info"; anything else is no priority).
  */
 
 /** The eight Falco priorities, least severe first. `rank(p)` is the index + 1 (Debug 1 ... Emergency 8). */

@@ -13,7 +13,7 @@ import {
   testEventBody
 } from "../src/index.js"
 
-/** core-spec §2.2 */
+/** the realistic event Falco's http_output posts with json_output: true */
 const realistic =
   `{"hostname":"node-1","output":"10:20:05.408091526: Notice A shell was spawned in a container with an attached terminal (user=root process=bash k8s_ns=default k8s_pod_name=nginx-7c)","output_fields":{"evt.time":1700000000408091526,"k8s.ns.name":"default","k8s.pod.name":"nginx-7c","proc.aname[2]":"containerd-shim","proc.name":"bash","proc.tty":34816,"user.name":"root"},"priority":"Notice","rule":"Terminal shell in container","source":"syscall","tags":["container","shell","mitre_execution"],"time":"2023-11-14T22:13:20.408091526Z"}`
 
@@ -35,7 +35,7 @@ const uuidV4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]
 const withoutUuid = (json: string) => json.replace(/"uuid":"[^"]*"/, "\"uuid\":\"<new-v4>\"")
 
 describe("makeIngest / decode", () => {
-  it("reproduces the core-spec §2.7 worked example byte for byte", () => {
+  it("reproduces falcosidekick's worked enrichment example byte for byte", () => {
     const e = accept(realistic, {
       customFields: [["env", "prod"]],
       customTags: ["team-a"],
@@ -52,7 +52,7 @@ describe("makeIngest / decode", () => {
     expect(goTimeString(e)).toBe("2023-11-14 22:13:20.408091526 +0000 UTC")
   })
 
-  it("outputs-catalog §0.1: plain ingestion of the reference event", () => {
+  it("plain ingestion of the reference event every output test uses", () => {
     const e = accept(
       `{"output":"10:20:30.123456789: Critical A shell was spawned in a container (user=root shell=bash container=abc123)","priority":"Critical","rule":"Terminal shell in container","time":"2024-05-06T10:20:30.123456789Z","output_fields":{"container.id":"abc123","k8s.ns.name":"default","k8s.pod.name":"nginx-1","proc.name":"bash","proc.pid":4242,"user.name":"root"},"source":"syscall","tags":["container","shell","mitre_execution","T1059"],"hostname":"node-1"}`
     )
@@ -245,7 +245,7 @@ describe("makeIngest / decode", () => {
   })
 })
 
-describe("testEventBody (core-spec §1.5)", () => {
+describe("testEventBody (POST /test's event)", () => {
   it("is falcosidekick's /test body", () => {
     expect(testEventBody(new Date("2024-05-01T12:00:00.987Z"))).toBe(
       `{"output":"This is a test from falcosidekick","source":"debug","priority":"Debug","hostname":"falcosidekick", "rule":"Test rule","time":"2024-05-01T12:00:00Z","output_fields":{"proc.name":"falcosidekick","user.name":"falcosidekick"},"tags":["test","example"]}`

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { minimumPriorityRank, parsePriority, priorities, rank } from "../src/index.js"
 
-describe("Priority (core-spec §2.3, §7.1)", () => {
+describe("Priority (falcosidekick's parsing rules and types/priority_test.go cases)", () => {
   it("ranks Debug 1 ... Emergency 8", () => {
     expect(priorities.map(rank)).toEqual([1, 2, 3, 4, 5, 6, 7, 8])
     expect(rank("Notice")).toBe(3)

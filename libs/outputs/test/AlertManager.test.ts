@@ -14,7 +14,7 @@ import {
 } from "../src/AlertManager.js"
 import { config, jsonHeaders, startSingle } from "./helpers.js"
 
-/** catalog §4.1 example */
+/** falcosidekick's payload for the reference event */
 const catalogExample =
   `[{"labels":{"alertname":"Terminal shell in container","container_id":"abc123","eventsource":"syscall","hostname":"node-1","k8s_ns_name":"default","k8s_pod_name":"nginx-1","priority":"Critical","proc_name":"bash","proc_pid":"4242","rule":"Terminal shell in container","severity":"critical","source":"falco","tags":"T1059,container,mitre_execution,shell","user_name":"root"},"annotations":{"description":"${O}","info":"${O}","summary":"Terminal shell in container"},"endsAt":"0001-01-01T00:00:00Z"}]\n`
 
@@ -26,7 +26,7 @@ const dropEvent = (fields: Record<string, unknown>, priority: "Debug" | "Critica
 const labelsOf = (body: string) => JSON.parse(body)[0].labels as Record<string, string>
 
 describe("AlertManager", () => {
-  it("payload: the catalog example", () => {
+  it("payload: falcosidekick's, for the reference event", () => {
     expect(alertManagerBody(referenceEvent, defaults())).toBe(catalogExample)
   })
 

@@ -7,11 +7,11 @@ import { config, startBatch, startSingle } from "./helpers.js"
 
 const labels =
   `{"hostname":"node-1","k8s_ns_name":"default","k8s_pod_name":"nginx-1","priority":"Critical","rule":"Terminal shell in container","source":"syscall","tags":"T1059,container,mitre_execution,shell"}`
-/** catalog §3.5 example */
+/** falcosidekick's payload for the reference event */
 const catalogExample = `{"streams":[{"stream":${labels},"values":[["1714990830123456789","${O}"]]}]}\n`
 
 describe("Loki", () => {
-  it("payload: one event is exactly the catalog example", () => {
+  it("payload: one event is exactly falcosidekick's payload", () => {
     expect(lokiBody([referenceEvent], { format: "text", labelFields: [] })).toBe(catalogExample)
   })
 

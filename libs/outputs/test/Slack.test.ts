@@ -11,14 +11,14 @@ const footer = "https://github.com/falcosecurity/falcosidekick"
 const fieldsJson =
   `[{"title":"rule","value":"Terminal shell in container","short":true},{"title":"priority","value":"Critical","short":true},{"title":"source","value":"syscall","short":true},{"title":"hostname","value":"node-1","short":true},{"title":"tags","value":"T1059, container, mitre_execution, shell","short":true},{"title":"container.id","value":"abc123","short":true},{"title":"k8s.ns.name","value":"default","short":true},{"title":"k8s.pod.name","value":"nginx-1","short":true},{"title":"proc.name","value":"bash","short":true},{"title":"user.name","value":"root","short":true},{"title":"time","value":"2024-05-06 10:20:30.123456789 +0000 UTC","short":false}]`
 
-/** catalog §1.1 example (defaults) */
+/** falcosidekick's payload for the reference event, with the default keys */
 const catalogExample =
   `{"username":"Falcosidekick","icon_url":"${icon}","attachments":[{"fallback":"${O}","color":"#ff5400","text":"${O}","fields":${fieldsJson},"footer":"${footer}"}]}\n`
 
 const defaults: SlackPayloadOptions = { outputformat: "all", footer, icon, username: "Falcosidekick", channel: "" }
 
 describe("Slack", () => {
-  it("payload: the catalog example with defaults", () => {
+  it("payload: falcosidekick's, with the default keys", () => {
     expect(slackBody(referenceEvent, defaults)).toBe(catalogExample)
   })
 
@@ -63,7 +63,7 @@ describe("Slack", () => {
     }
   })
 
-  it.scoped("sends the catalog payload to the webhook URL", () =>
+  it.scoped("sends falcosidekick's payload to the webhook URL", () =>
     Effect.gen(function*() {
       const rx = yield* makeReceiver()
       const output = yield* startSingle(Slack, config(SlackConfig, { webhookurl: `${rx.url}/services/T000/B000/XXXX` }))

@@ -1,6 +1,6 @@
 /**
- * The reference event of the outputs catalog (§0.1): E′, what ingestion makes of Falco's example post,
- * with a fixed uuid. Its expected encodings are in the catalog and in the outputs' tests.
+ * The reference event every output test uses: what ingestion makes of Falco's example post,
+ * with a fixed uuid. Its expected encodings, taken from falcosidekick's outputs, are in the outputs' tests.
  */
 import type { FalcoEvent } from "@sidekick/event"
 

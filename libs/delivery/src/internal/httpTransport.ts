@@ -14,7 +14,7 @@ export interface TlsFiles {
   readonly mutualTls: { readonly certFile: string; readonly keyFile: string; readonly caCertFile: string }
 }
 
-/** falcosidekick's texts for the statuses it names (core-spec §4.6); others use the reason phrase. */
+/** falcosidekick's texts for the statuses it names (how it words a refused request); others use the reason phrase. */
 const statusText: Record<number, string> = {
   400: "header missing",
   401: "authentication error",
