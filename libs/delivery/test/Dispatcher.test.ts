@@ -310,9 +310,10 @@ describe("Dispatcher", () => {
   it.live("past the shutdown deadline, what is left is counted as dropped (shutdown)", () =>
     Effect.gen(function*() {
       const opts: DeliveryOptions = { ...options, shutdownTimeout: "100 millis" }
-      const { scope, ctx } = yield* withScope([hung("hung")], opts, (d) =>
+      const { ctx, result: d, scope } = yield* withScope([hung("hung")], opts, (d) =>
         Effect.sync(() => {
           for (let i = 0; i < 3; i++) d.unsafePublish(ev(`e${i}`), undefined)
+          return d
         }))
       const started = Date.now()
       yield* Scope.close(scope, Exit.void)
@@ -321,6 +322,26 @@ describe("Dispatcher", () => {
         Effect.provide(Layer.succeedContext(ctx))
       )
       expect(dropped).toBe(3)
+      // the attempt interrupted by shutdown gave its event back: nothing is left in flight
+      expect(d.status()[0]).toMatchObject({ queued: 3, inFlight: 0 })
+    }))
+
+  it.live("a batch still being gathered when shutdown interrupts it goes back to the buffer", () =>
+    Effect.gen(function*() {
+      const sent: Array<number> = []
+      const slow = batchOutput("gathering", { maxEvents: 10, interval: Duration.seconds(30) }, (events) =>
+        Effect.sync(() => void sent.push(events.length)))
+      const { result: d, scope } = yield* withScope([slow], { ...options, shutdownTimeout: "50 millis" }, (d) =>
+        Effect.gen(function*() {
+          d.unsafePublish(ev("a"), undefined)
+          d.unsafePublish(ev("b"), undefined)
+          yield* Effect.sleep("20 millis")
+          expect(d.status()[0]).toMatchObject({ queued: 0, inFlight: 2 })
+          return d
+        }))
+      yield* Scope.close(scope, Exit.void)
+      expect(sent).toEqual([])
+      expect(d.status()[0]).toMatchObject({ queued: 2, inFlight: 0, dropped: { shutdown: 2 } })
     }))
 
   it.live("the production lane scheduler (batched on setImmediate) delivers everything, concurrently", () =>

@@ -19,7 +19,10 @@ export const takeBatch = (buffer: LaneBuffer, batch: BatchOptions | undefined): 
   if (batch === undefined) return takeSome(buffer, 1)
   const maxEvents = Math.max(1, batch.maxEvents)
   const intervalMillis = Duration.toMillis(batch.interval)
+  // what this worker has taken so far: given back if it is interrupted before the batch is handed on
+  let taken: Array<Envelope> = []
   return Effect.gen(function*() {
+    taken = []
     let bytes = 0
     let count = 0
     const fits = (e: Envelope) => {
@@ -30,7 +33,7 @@ export const takeBatch = (buffer: LaneBuffer, batch: BatchOptions | undefined): 
       count++
       return true
     }
-    const taken: Array<Envelope> = [...yield* takeSome(buffer, maxEvents, fits)]
+    for (const e of yield* takeSome(buffer, maxEvents, fits)) taken.push(e)
     const full = () => taken.length >= maxEvents || bytes >= batch.maxBytes
     const deadline = (yield* Clock.currentTimeMillis) + intervalMillis
     while (!full()) {
@@ -43,6 +46,15 @@ export const takeBatch = (buffer: LaneBuffer, batch: BatchOptions | undefined): 
       // the next waiting event does not fit: the batch is as full as it gets
       if (taken.length === before && buffer.size() > 0) break
     }
-    return taken as unknown as NonEmptyReadonlyArray<Envelope>
-  })
+    const handedOn = taken as unknown as NonEmptyReadonlyArray<Envelope>
+    taken = []
+    return handedOn
+  }).pipe(
+    Effect.onInterrupt(() =>
+      Effect.sync(() => {
+        if (taken.length > 0) buffer.giveBack(taken as unknown as NonEmptyReadonlyArray<Envelope>)
+        taken = []
+      })
+    )
+  )
 }

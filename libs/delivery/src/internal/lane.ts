@@ -114,6 +114,8 @@ export const makeLane = (o: LaneOptions): Effect.Effect<Lane, never, Scope.Scope
     }
     const ageOf = (batch: ReadonlyArray<Envelope>) => (clock.unsafeCurrentTimeMillis() - batch[0]!.acceptedAt) / 1000
 
+    // Acknowledging is synchronous and comes before any log line (an interruption point), and `current`
+    // below is cleared at the same moment: an interrupted delivery gives back only what is unsettled.
     const delivered = (batch: ReadonlyArray<Envelope>) => {
       if (batch.length === 0) return
       buffer.ack(batch)
@@ -140,7 +142,13 @@ export const makeLane = (o: LaneOptions): Effect.Effect<Lane, never, Scope.Scope
 
     /** deliver one batch: attempts until delivered, dropped, or out of attempts */
     const deliver = (batch: NonEmptyReadonlyArray<Envelope>) => {
+      // the events of the batch not yet delivered or dropped
       let current: ReadonlyArray<Envelope> = batch
+      const settle = () => {
+        const all = current
+        current = []
+        return all
+      }
       return Effect.gen(function*() {
         // most deliveries succeed at once: only a failure pays for the retry schedule
         let driver: Schedule.ScheduleDriver<unknown, Duration.Duration | undefined> | undefined
@@ -150,7 +158,7 @@ export const makeLane = (o: LaneOptions): Effect.Effect<Lane, never, Scope.Scope
           let error: OutputError
           if (Exit.isSuccess(exit)) {
             const partial = exit.value
-            if (partial === undefined) return delivered(current)
+            if (partial === undefined) return delivered(settle())
             const failedAt = new Map(partial.failures.map((f) => [f.index, f.error]))
             const retry: Array<Envelope> = []
             const refused: Array<Envelope> = []
@@ -170,27 +178,28 @@ export const makeLane = (o: LaneOptions): Effect.Effect<Lane, never, Scope.Scope
                 if (v.after !== undefined) after = after === undefined ? v.after : Duration.max(after, v.after)
               }
             })
-            delivered(current.filter((_, i) => !failedAt.has(i)))
+            const done = current.filter((_, i) => !failedAt.has(i))
+            current = retry
+            delivered(done)
             if (refusedWhy) {
               failed(refusedWhy)
               yield* drop(refused, "rejected", refusedWhy.message)
             }
             if (retryWhy === undefined) return
             failed(retryWhy)
-            current = retry
             error = retryWhy
             verdict = after === undefined ? { _tag: "Retry" } : { _tag: "Retry", after }
           } else {
             const cause = exit.cause
             if (Cause.isInterruptedOnly(cause)) return yield* Effect.failCause(cause)
             const failure = Cause.failureOption(cause)
-            if (failure._tag === "None") return yield* drop(current, "defect", "unexpected failure", cause)
+            if (failure._tag === "None") return yield* drop(settle(), "defect", "unexpected failure", cause)
             error = failure.value
             failed(error)
             verdict = classify(error)
-            if (verdict._tag === "Drop") return yield* drop(current, "rejected", error.message)
+            if (verdict._tag === "Drop") return yield* drop(settle(), "rejected", error.message)
           }
-          if (n >= maxAttempts) return yield* drop(current, "retries_exhausted", error.message)
+          if (n >= maxAttempts) return yield* drop(settle(), "retries_exhausted", error.message)
           driver ??= yield* Schedule.driver(schedule)
           yield* driver.next(verdict.after)
         }
