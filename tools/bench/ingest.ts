@@ -21,7 +21,7 @@ await Effect.runPromise(Effect.gen(function*() {
     console.log(`round ${round}: ${((used.user + used.system) / n).toFixed(2)} µs CPU/event`)
   }
 }).pipe(
-  Effect.provide(IngestHandler.layer({ enrichment: { customFields: [], templatedFields: [], customTags: [], bracketReplacer: "", outputFieldFormat: "" }, labels, debug: false }).pipe(
+  Effect.provide(IngestHandler.layer({ enrichment: { customFields: [], templatedFields: [], customTags: [], bracketReplacer: "", outputFieldFormat: "" }, labels, debug: false, backpressureMaxWait: 0 }).pipe(
     Layer.provideMerge(Dispatcher.layer().pipe(Layer.provide(Layer.succeed(Outputs, [])))),
     Layer.provideMerge(Metrics.layer({ falcoEventLabels: [], defaultMetrics: false }))
   )),

@@ -119,7 +119,8 @@ export const appLayer = (config: AppConfig, overrides: AppOverrides = {}) =>
       const ingest = IngestHandler.layer({
         enrichment,
         labels,
-        debug: g.debug
+        debug: g.debug,
+        backpressureMaxWait: config.backpressureMaxWait
       })
       const server = Server.layer({
         host: overrides.host ?? g.listenaddress,

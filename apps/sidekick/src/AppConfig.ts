@@ -15,11 +15,13 @@ import {
 } from "@sidekick/config"
 import { defaultDeliveryOptions, type DeliveryOptions, resolvePolicy, type TlsFiles } from "@sidekick/delivery"
 import { type EnabledOutput, outputs as registry, policyOverrides } from "@sidekick/outputs"
-import { Effect, Option } from "effect"
+import { type Duration, Effect, Option } from "effect"
 
 export interface AppConfig {
   readonly global: typeof GlobalConfig.Type
   readonly delivery: DeliveryOptions
+  /** full buffers hold a request this long before it is answered 503 */
+  readonly backpressureMaxWait: Duration.Duration
   /** the outputs the configuration enables, in registry order */
   readonly outputs: ReadonlyArray<EnabledOutput>
   /** YAML keys no section declares: typos, or outputs Sidekick does not have yet */
@@ -38,9 +40,11 @@ export const readAppConfig = (source: ConfigSource): Effect.Effect<AppConfig, Co
       // the same conversion as an output's `delivery.*` overrides: every global key is set
       delivery: {
         ...resolvePolicy(defaultDeliveryOptions, policyOverrides(d)),
+        maxBytes: d.maxbytes,
         shutdownTimeout: d.shutdowntimeout,
         maxConcurrency: d.maxconcurrency
       },
+      backpressureMaxWait: d.backpressure.maxwait,
       outputs: enabled.flatMap(Option.toArray),
       unknownKeys: unknownKeys(source, allSections)
     }

@@ -2,12 +2,17 @@
  * The ingest path: body -> decoded, enriched event -> metrics -> span -> queued for every output.
  * Synchronous on purpose: it runs for every Falco event, straight from the node:http handler, so it
  * starts no fiber; only the per-output lanes behind the Dispatcher are Effect fibers.
+ *
+ * Backpressure: when the buffers are full, the request is held (up to `delivery.backpressure.maxwait`)
+ * and queued again as soon as there is room, before it is answered 503. For Falco a slower 200 is
+ * better than a lost alert: its own output queue absorbs the wait, and a 503 is an alert gone. Held
+ * requests keep their order, and a new event waits behind them rather than overtaking them.
  */
 import { Headers, HttpTraceContext } from "@effect/platform"
 import { Dispatcher } from "@sidekick/delivery"
-import { type EnrichmentOptions, eventJson, makeIngest } from "@sidekick/event"
+import { type EnrichmentOptions, eventJson, type FalcoEvent, makeIngest } from "@sidekick/event"
 import { Metrics } from "@sidekick/telemetry"
-import { Context, Data, Effect, Either, Exit, FiberRef, Layer, Option, Runtime } from "effect"
+import { Context, Data, Duration, Effect, Either, Exit, FiberRef, Layer, Option, Runtime, type Scope, type Tracer } from "effect"
 import type { IncomingHttpHeaders } from "node:http"
 import type { FalcoEventLabels } from "./FalcoEventLabels.js"
 
@@ -26,9 +31,10 @@ export interface IngestHandlerService {
    * One request body of the event endpoint (POST / and /test): decode and enrich the event, count it,
    * queue it for every output that wants it. `headers` may carry a W3C or B3 trace context to continue.
    * 200 once queued; 400 with the reason for a body that is not a valid Falco event; 503 when every
-   * output that wants the event has a full queue.
+   * output that wants the event still has a full queue after `backpressureMaxWait` (then the answer is
+   * a promise: the request is held meanwhile).
    */
-  readonly handle: (body: string, headers: IncomingHttpHeaders) => IngestOutcome
+  readonly handle: (body: string, headers: IncomingHttpHeaders) => IngestOutcome | Promise<IngestOutcome>
   /** A request to the event endpoint with another method than POST: counted as rejected, and answered 400. */
   readonly wrongMethod: () => IngestOutcome
 }
@@ -37,6 +43,18 @@ export interface IngestOptions {
   readonly enrichment: EnrichmentOptions
   readonly labels: FalcoEventLabels
   readonly debug: boolean
+  /** how long a request may be held while the buffers are full (0: answer 503 at once) */
+  readonly backpressureMaxWait: Duration.DurationInput
+}
+
+/** how often held requests try the buffers again */
+const retryEveryMillis = 2
+
+interface Held {
+  readonly event: FalcoEvent
+  readonly span: Tracer.Span | undefined
+  readonly deadline: number
+  readonly resolve: (outcome: IngestOutcome) => void
 }
 
 const ok: IngestOutcome = { status: 200 }
@@ -48,7 +66,7 @@ const traceHeaders = (headers: IncomingHttpHeaders) =>
 
 export const make = (
   options: IngestOptions
-): Effect.Effect<IngestHandlerService, IngestConfigError, Dispatcher | Metrics> =>
+): Effect.Effect<IngestHandlerService, IngestConfigError, Dispatcher | Metrics | Scope.Scope> =>
   Effect.gen(function*() {
     const dispatcher = yield* Dispatcher
     const metrics = yield* Metrics
@@ -70,7 +88,7 @@ export const make = (
       return { status: 400, message }
     }
 
-    const handle = (body: string, headers: IncomingHttpHeaders): IngestOutcome => {
+    const handle = (body: string, headers: IncomingHttpHeaders): IngestOutcome | Promise<IngestOutcome> => {
       const span = tracing
         ? tracer.span(
           "Sidekick.ingest",
@@ -95,15 +113,19 @@ export const make = (
       span?.attribute("falco.source", event.source)
       span?.attribute("falco.uuid", event.uuid)
       if (event.hostname !== "") span?.attribute("falco.hostname", event.hostname)
-      const published = dispatcher.unsafePublish(event, span)
-      if (published._tag === "Full") {
-        const message = `queue full for ${published.outputs.join(", ")}`
-        metrics.input("rejected")
-        metrics.ingestRejected("queue_full")
-        span?.attribute("sidekick.outcome", "queue_full")
-        span?.end(clock.unsafeCurrentTimeNanos(), Exit.fail(message))
-        return { status: 503, message }
+      if (held.length === 0) {
+        const published = dispatcher.unsafePublish(event, span)
+        if (published._tag === "Accepted") return accepted(event, span)
+        if (maxWaitMillis <= 0) return full(published.outputs, span)
       }
+      // full, or others are already waiting: wait behind them
+      return new Promise<IngestOutcome>((resolve) => {
+        held.push({ event, span, deadline: Date.now() + maxWaitMillis, resolve })
+        timer ??= setInterval(retryHeld, retryEveryMillis)
+      })
+    }
+
+    const accepted = (event: FalcoEvent, span: Tracer.Span | undefined): IngestOutcome => {
       metrics.input("accepted")
       metrics.falcoEvent(event.priority.toLowerCase(), options.labels.values(event))
       if (options.debug) runLog(Effect.logDebug(`Falco's payload : ${eventJson(event)}`))
@@ -111,6 +133,50 @@ export const make = (
       span?.end(clock.unsafeCurrentTimeNanos(), Exit.void)
       return ok
     }
+
+    const full = (outputs: ReadonlyArray<string>, span: Tracer.Span | undefined): IngestOutcome => {
+      const message = `queue full for ${outputs.join(", ")}`
+      metrics.input("rejected")
+      metrics.ingestRejected("queue_full")
+      span?.attribute("sidekick.outcome", "queue_full")
+      span?.end(clock.unsafeCurrentTimeNanos(), Exit.fail(message))
+      return { status: 503, message }
+    }
+
+    const maxWaitMillis = Duration.toMillis(Duration.decode(options.backpressureMaxWait))
+    const held: Array<Held> = []
+    let timer: ReturnType<typeof setInterval> | undefined
+    /** queue the held requests in order while there is room; answer 503 to those whose wait is over */
+    const retryHeld = () => {
+      const now = Date.now()
+      while (held.length > 0) {
+        const first = held[0]!
+        const published = dispatcher.unsafePublish(first.event, first.span)
+        if (published._tag === "Accepted") {
+          held.shift()
+          first.resolve(accepted(first.event, first.span))
+          continue
+        }
+        // deadlines grow along the line: the expired ones are at its head
+        while (held.length > 0 && held[0]!.deadline <= now) {
+          const expired = held.shift()!
+          expired.resolve(full(published.outputs, expired.span))
+        }
+        break
+      }
+      if (held.length === 0 && timer !== undefined) {
+        clearInterval(timer)
+        timer = undefined
+      }
+    }
+    // shutting down: whatever is still held is answered 503 now
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        if (timer !== undefined) clearInterval(timer)
+        timer = undefined
+        for (const h of held.splice(0)) h.resolve(full(dispatcher.outputs, h.span))
+      })
+    )
 
     const wrongMethod = (): IngestOutcome => {
       metrics.input("rejected")
@@ -123,5 +189,5 @@ export const make = (
 
 export class IngestHandler extends Context.Tag("@sidekick/app/IngestHandler")<IngestHandler, IngestHandlerService>() {
   static readonly layer = (options: IngestOptions): Layer.Layer<IngestHandler, IngestConfigError, Dispatcher | Metrics> =>
-    Layer.effect(IngestHandler, make(options))
+    Layer.scoped(IngestHandler, make(options))
 }

@@ -49,7 +49,8 @@ const testEvent: ControlHandler = Effect.gen(function*() {
   const request = yield* HttpServerRequest.HttpServerRequest
   const ingest = yield* IngestHandler
   if (request.method !== "POST") return plain("Please send with post http method\n", 400)
-  const outcome = ingest.handle(testEventBody(new Date()), {})
+  const handled = ingest.handle(testEventBody(new Date()), {})
+  const outcome = handled instanceof Promise ? yield* Effect.promise(() => handled) : handled
   return outcome.status === 200 ? HttpServerResponse.empty({ status: 200 }) : plain(`${outcome.message}\n`, outcome.status)
 })
 
@@ -209,7 +210,10 @@ export const layer = (options: ServerOptions) =>
             return respond(res, { status: 413, message: `request body larger than ${maxBody} bytes` })
           }
           const body = chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks).toString("utf8")
-          respond(res, ingest.handle(body, req.headers))
+          const outcome = ingest.handle(body, req.headers)
+          // a held request (full buffers: backpressure) is answered when it is queued or its wait is over
+          if (outcome instanceof Promise) void outcome.then((o) => respond(res, o))
+          else respond(res, outcome)
         })
       }
 

@@ -237,4 +237,44 @@ describe("HTTP contract", () => {
       expect(full.body).toBe("queue full for webhook\n")
       expect(Date.now() - started).toBeLessThan(2000)
     }))
+
+  const withRule = (rule: string) => falcoEvent.replace(`"rule":"Terminal shell in container"`, `"rule":"${rule}"`)
+
+  it.scopedLive("backpressure: with full buffers a request is held and answered 200 once there is room, in order", () =>
+    Effect.gen(function*() {
+      // the first delivery takes 300 ms; the buffer holds one event; maxwait is 1 s
+      const hook = yield* makeReceiver({ responses: [{ status: 200, delay: "300 millis" }, status(200)] })
+      const { address } = yield* startApp({
+        env: { WEBHOOK_ADDRESS: hook.url, DELIVERY_QUEUECAPACITY: "1", DELIVERY_BACKPRESSURE_MAXWAIT: "1s" }
+      })
+      expect((yield* post(address.url, withRule("r1"))).status).toBe(200) // in the worker, 300 ms
+      yield* hook.waitFor(1)
+      expect((yield* post(address.url, withRule("r2"))).status).toBe(200) // queued
+      const started = Date.now()
+      const [third, fourth] = yield* Effect.all([
+        post(address.url, withRule("r3")),
+        Effect.zipRight(Effect.sleep("20 millis"), post(address.url, withRule("r4")))
+      ], { concurrency: 2 })
+      expect([third.status, fourth.status]).toEqual([200, 200])
+      const waited = Date.now() - started
+      expect(waited).toBeGreaterThan(150)
+      expect(waited).toBeLessThan(1000)
+      const delivered = yield* hook.waitFor(4)
+      expect(delivered.map((r) => JSON.parse(r.body).rule)).toEqual(["r1", "r2", "r3", "r4"])
+    }))
+
+  it.scopedLive("backpressure: a request held past maxwait gets the 503", () =>
+    Effect.gen(function*() {
+      const hook = yield* makeReceiver({ responses: [hang] })
+      const { address } = yield* startApp({
+        env: { WEBHOOK_ADDRESS: hook.url, DELIVERY_QUEUECAPACITY: "1", DELIVERY_BACKPRESSURE_MAXWAIT: "300ms", DELIVERY_SHUTDOWNTIMEOUT: "100ms" }
+      })
+      expect((yield* post(address.url, falcoEvent)).status).toBe(200)
+      yield* hook.waitFor(1)
+      expect((yield* post(address.url, falcoEvent)).status).toBe(200)
+      const started = Date.now()
+      const full = yield* post(address.url, falcoEvent)
+      expect(full.status).toBe(503)
+      expect(Date.now() - started).toBeGreaterThanOrEqual(290)
+    }))
 })

@@ -48,10 +48,17 @@ export type GlobalConfig = typeof GlobalConfig.Type
  */
 export const deliveryPolicyFields = () => ({
   queuecapacity: Field.int(10000, { min: 1 }),
+  queue: {
+    /** bytes of event JSON an output may hold waiting: memory is bounded by bytes, not only by events */
+    maxbytes: Field.int(32 * 1024 * 1024, { min: 1024 })
+  },
   overflow: Field.literal(["dropnewest", "dropoldest", "reject"], "dropnewest", { caseInsensitive: true }),
   timeout: Field.duration("10s"),
   retry: {
-    maxattempts: Field.int(5, { min: 1 }),
+    /** an event is retried until it is this old (then dropped as max_age) */
+    maxage: Field.duration("1h"),
+    /** 0 = no cap: only maxage ends the retries */
+    maxattempts: Field.int(0, { min: 0 }),
     initialdelay: Field.duration("500ms"),
     maxdelay: Field.duration("30s")
   },
@@ -64,6 +71,12 @@ export const deliveryPolicyFields = () => ({
 /** Sidekick's delivery engine: queues, retries, timeouts, circuit breaker, shutdown. */
 export const DeliveryConfig = section("delivery", {
   ...deliveryPolicyFields(),
+  /** bytes of event JSON all outputs together may hold waiting (each event counted once per output) */
+  maxbytes: Field.int(128 * 1024 * 1024, { min: 1024 }),
+  backpressure: {
+    /** a full buffer holds the request this long before answering 503 (Falco's own output_timeout is 2 s) */
+    maxwait: Field.duration("1s")
+  },
   shutdowntimeout: Field.duration("10s"),
   maxconcurrency: Field.int(64, { min: 1 })
 })

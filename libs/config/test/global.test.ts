@@ -164,7 +164,11 @@ describe("DeliveryConfig", () => {
     expect(d.queuecapacity).toBe(10000)
     expect(d.overflow).toBe("dropnewest")
     expect(Duration.toMillis(d.timeout)).toBe(10_000)
-    expect(d.retry.maxattempts).toBe(5)
+    expect(d.retry.maxattempts).toBe(0)
+    expect(Duration.toMillis(d.retry.maxage)).toBe(3_600_000)
+    expect(d.queue.maxbytes).toBe(32 * 1024 * 1024)
+    expect(d.maxbytes).toBe(128 * 1024 * 1024)
+    expect(Duration.toMillis(d.backpressure.maxwait)).toBe(1000)
     expect(Duration.toMillis(d.retry.initialdelay)).toBe(500)
     expect(Duration.toMillis(d.retry.maxdelay)).toBe(30_000)
     expect(d.circuitbreaker.failures).toBe(5)
@@ -181,8 +185,8 @@ describe("DeliveryConfig", () => {
     expect(failure(makeSource({ env: { DELIVERY_OVERFLOW: "block" } }), DeliveryConfig).message).toBe(
       `invalid config: delivery.overflow (DELIVERY_OVERFLOW from env) = "block": expected one of dropnewest, dropoldest, reject`
     )
-    expect(failure(makeSource({ env: { DELIVERY_RETRY_MAXATTEMPTS: "0" } }), DeliveryConfig).message).toBe(
-      `invalid config: delivery.retry.maxattempts (DELIVERY_RETRY_MAXATTEMPTS from env) = "0": expected an integer >= 1`
+    expect(failure(makeSource({ env: { DELIVERY_RETRY_MAXATTEMPTS: "-1" } }), DeliveryConfig).message).toBe(
+      `invalid config: delivery.retry.maxattempts (DELIVERY_RETRY_MAXATTEMPTS from env) = "-1": expected an integer >= 0`
     )
   })
 })

@@ -36,8 +36,8 @@ export interface AttemptRecord {
   readonly error: string
 }
 
-/** queued: taken in; evicted: taken in, and the lane's oldest event was dropped to make room; full: refused */
-export type OfferOutcome = "queued" | "evicted" | "full"
+/** queued: taken in; full: refused; `evicted`: taken in, and the lane's oldest events were dropped to make room */
+export type OfferOutcome = "queued" | "full" | { readonly evicted: ReadonlyArray<Envelope> }
 
 /** One output's view of the buffer. */
 export interface LaneBuffer {
@@ -46,6 +46,8 @@ export interface LaneBuffer {
   readonly capacity: number
   /** events waiting to be taken */
   readonly size: () => number
+  /** bytes of event JSON waiting (UTF-16 code units: bytes for the ASCII that Falco events are made of) */
+  readonly bytes: () => number
   /** events taken and neither acknowledged nor given back */
   readonly inFlight: () => number
   readonly hasRoom: () => boolean
@@ -60,7 +62,10 @@ export interface LaneBuffer {
 }
 
 export interface LaneOptions {
+  /** most events waiting */
   readonly capacity: number
+  /** most bytes of event JSON waiting */
+  readonly maxBytes: number
   readonly overflow: OverflowPolicy
 }
 
@@ -74,8 +79,9 @@ export interface BufferService {
 }
 
 export class Buffer extends Context.Tag("@sidekick/delivery/Buffer")<Buffer, BufferService>() {
-  /** in-process queues: fast, bounded, lost on restart */
-  static readonly layerMemory: Layer.Layer<Buffer> = Layer.sync(Buffer, makeMemoryBuffer)
+  /** in-process queues: fast, bounded by events and bytes (per lane, and `maxBytes` over all lanes), lost on restart */
+  static readonly layerMemory = (options: { readonly maxBytes: number }): Layer.Layer<Buffer> =>
+    Layer.sync(Buffer, () => makeMemoryBuffer(options))
 }
 
 // ---------------------------------------------------------------------------------------------------------------------

@@ -20,6 +20,8 @@ export { retrySchedule } from "./internal/lane.js"
 
 /** The global delivery policy (`delivery.*`) and the Dispatcher's own settings. */
 export interface DeliveryOptions extends DeliveryPolicy {
+  /** bytes (of event JSON) all outputs together may hold waiting, each event counted once per output */
+  readonly maxBytes: number
   /** on shutdown, how long queued events may take to leave */
   readonly shutdownTimeout: Duration.DurationInput
   /** workers of an output whose maxconcurrentrequests is 0 (unlimited) */
@@ -33,9 +35,11 @@ export interface DeliveryOptions extends DeliveryPolicy {
 
 export const defaultDeliveryOptions: DeliveryOptions = {
   queueCapacity: 10_000,
+  queueMaxBytes: 32 * 1024 * 1024,
+  maxBytes: 128 * 1024 * 1024,
   overflow: "dropnewest",
   timeout: "10 seconds",
-  retry: { maxAttempts: 5, initialDelay: "500 millis", maxDelay: "30 seconds" },
+  retry: { maxAge: "1 hour", maxAttempts: 0, initialDelay: "500 millis", maxDelay: "30 seconds" },
   circuitBreaker: { failures: 5, resetAfter: "30 seconds" },
   shutdownTimeout: "10 seconds",
   maxConcurrency: 64
@@ -93,7 +97,11 @@ export const make = (
     const lanes: ReadonlyArray<Lane> = yield* Effect.forEach(outputs, (output) =>
       Effect.gen(function*() {
         const policy = resolvePolicy(options, output.policy)
-        const laneBuffer = yield* buffer.lane(output.name, { capacity: policy.queueCapacity, overflow: policy.overflow })
+        const laneBuffer = yield* buffer.lane(output.name, {
+          capacity: policy.queueCapacity,
+          maxBytes: policy.queueMaxBytes,
+          overflow: policy.overflow
+        })
         return yield* makeLane({
           output,
           policy,
@@ -170,10 +178,12 @@ export const make = (
       outcomes.forEach((outcome, i) => {
         if (outcome === "queued") return
         const lane = wanting[i]!
-        lane.dropped("queue_full", 1)
         if (outcome === "full") {
+          lane.dropped("queue_full", 1)
           refused++
           ;(refusedBy ??= []).push(lane.output.name)
+        } else {
+          lane.dropped("queue_full", outcome.evicted.length)
         }
       })
       // every output that wanted the event refused it: tell the sender (503) rather than pretend
@@ -198,7 +208,7 @@ export class Dispatcher extends Context.Tag("@sidekick/delivery/Dispatcher")<Dis
   static readonly make = make
   /** the Dispatcher over in-memory buffers */
   static readonly layer = (options: DeliveryOptions = defaultDeliveryOptions): Layer.Layer<Dispatcher, never, Outputs | Metrics> =>
-    Layer.scoped(Dispatcher, make(options)).pipe(Layer.provide(Buffer.layerMemory))
+    Layer.scoped(Dispatcher, make(options)).pipe(Layer.provide(Buffer.layerMemory({ maxBytes: options.maxBytes })))
   /** the Dispatcher over whichever Buffer is provided (the durable spool) */
   static readonly layerWithBuffer = (options: DeliveryOptions = defaultDeliveryOptions): Layer.Layer<Dispatcher, never, Outputs | Metrics | Buffer> =>
     Layer.scoped(Dispatcher, make(options))

@@ -114,12 +114,16 @@ export type OverflowPolicy = "dropnewest" | "dropoldest" | "reject"
 export interface DeliveryPolicy {
   /** events the output may hold waiting */
   readonly queueCapacity: number
+  /** bytes (of event JSON) the output may hold waiting */
+  readonly queueMaxBytes: number
   /** dropnewest: a full queue refuses the new event; dropoldest: it evicts its oldest; reject: 503 to the sender */
   readonly overflow: OverflowPolicy
   /** per attempt */
   readonly timeout: Duration.DurationInput
   readonly retry: {
-    /** attempts in all, the first included */
+    /** a failed event is retried until it is this old since it was accepted */
+    readonly maxAge: Duration.DurationInput
+    /** attempts in all, the first included; 0 = no cap (only maxAge ends the retries) */
     readonly maxAttempts: number
     readonly initialDelay: Duration.DurationInput
     readonly maxDelay: Duration.DurationInput
@@ -135,6 +139,7 @@ type Unset<A> = { readonly [K in keyof A]?: A[K] | undefined }
 /** An output's own `<output>.delivery.*` keys: what is set wins over the global policy. */
 export interface PolicyOverrides {
   readonly queueCapacity?: number | undefined
+  readonly queueMaxBytes?: number | undefined
   readonly overflow?: OverflowPolicy | undefined
   readonly timeout?: Duration.DurationInput | undefined
   readonly retry?: Unset<DeliveryPolicy["retry"]> | undefined

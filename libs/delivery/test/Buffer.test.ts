@@ -10,10 +10,10 @@ describe("Buffer (memory)", () => {
   it.scoped("offers to several lanes, takes in order, counts in flight until acknowledged, gives back to the head", () =>
     Effect.gen(function*() {
       const buffer = yield* Buffer
-      const a = yield* buffer.lane("a", { capacity: 3, overflow: "dropnewest" })
-      const b = yield* buffer.lane("b", { capacity: 1, overflow: "dropoldest" })
+      const a = yield* buffer.lane("a", { capacity: 3, maxBytes: 1e9, overflow: "dropnewest" })
+      const b = yield* buffer.lane("b", { capacity: 1, maxBytes: 1e9, overflow: "dropoldest" })
       expect(buffer.offer(envelope(1), [a, b])).toEqual(["queued", "queued"])
-      expect(buffer.offer(envelope(2), [a, b])).toEqual(["queued", "evicted"])
+      expect(buffer.offer(envelope(2), [a, b])).toEqual(["queued", { evicted: [envelope(1)] }])
       expect(b.poll(10).map((e) => e.id)).toEqual([2])
       const taken = a.poll(1)
       expect(taken.map((e) => e.id)).toEqual([1])
@@ -28,19 +28,35 @@ describe("Buffer (memory)", () => {
       expect(buffer.offer(envelope(4), [a])).toEqual(["queued"])
       expect(buffer.offer(envelope(5), [a])).toEqual(["full"])
       expect(a.poll(10).map((e) => e.id)).toEqual([2, 3, 4])
-    }).pipe(Effect.provide(Buffer.layerMemory)))
+    }).pipe(Effect.provide(Buffer.layerMemory({ maxBytes: 1e9 }))))
+
+  it.scoped("bytes bound a lane, and all lanes together; dropoldest evicts as many as it takes", () =>
+    Effect.gen(function*() {
+      const buffer = yield* Buffer
+      const one = eventJson(referenceEvent).length
+      const a = yield* buffer.lane("a", { capacity: 100, maxBytes: one * 2, overflow: "dropnewest" })
+      const b = yield* buffer.lane("b", { capacity: 100, maxBytes: one * 3, overflow: "dropoldest" })
+      expect(buffer.offer(envelope(1), [a, b])).toEqual(["queued", "queued"])
+      expect(buffer.offer(envelope(2), [a, b])).toEqual(["queued", "queued"])
+      expect([a.bytes(), b.bytes()]).toEqual([one * 2, one * 2])
+      // a is full by bytes; b still has room for one, but all lanes together are capped at 5 events' bytes
+      expect(buffer.offer(envelope(3), [a, b])).toEqual(["full", "queued"])
+      expect(buffer.offer(envelope(4), [b])).toEqual([{ evicted: [envelope(1)] }])
+      expect(b.poll(10).map((e) => e.id)).toEqual([2, 3, 4])
+      expect([b.size(), b.bytes()]).toEqual([0, 0])
+    }).pipe(Effect.provide(Buffer.layerMemory({ maxBytes: eventJson(referenceEvent).length * 5 }))))
 
   it.scoped("a waiting worker wakes when an event arrives", () =>
     Effect.gen(function*() {
       const buffer = yield* Buffer
-      const lane = yield* buffer.lane("a", { capacity: 3, overflow: "dropnewest" })
+      const lane = yield* buffer.lane("a", { capacity: 3, maxBytes: 1e9, overflow: "dropnewest" })
       const waiter = yield* Effect.fork(lane.awaitEvents)
       yield* Effect.yieldNow()
       expect(waiter.unsafePoll()).toBeNull()
       buffer.offer(envelope(1), [lane])
       yield* Fiber.join(waiter)
       expect(lane.poll(1).length).toBe(1)
-    }).pipe(Effect.provide(Buffer.layerMemory)))
+    }).pipe(Effect.provide(Buffer.layerMemory({ maxBytes: 1e9 }))))
 })
 
 describe("Envelope records", () => {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import type { FalcoEvent, Priority } from "@sidekick/event"
 import { eventWith } from "@sidekick/testing"
-import { Duration, Effect, Exit, Layer, Queue, Scope, TestClock } from "effect"
-import { type BatchOutput, type DeliveryOptions, Dispatcher, OutputError, type SingleOutput } from "../src/index.js"
+import { Duration, Effect, Exit, Layer, Queue, Scheduler, Scope, TestClock } from "effect"
+import { type BatchOutput, defaultDeliveryOptions, type DeliveryOptions, Dispatcher, OutputError, type SingleOutput } from "../src/index.js"
 import { dispatcherLayer, options, sample } from "./support.js"
 
 const ev = (rule: string, priority: Priority = "Critical"): FalcoEvent => eventWith({ rule, priority })
@@ -211,7 +211,7 @@ describe("Dispatcher", () => {
       const s = scripted("down", [500, 500, 500, "ok"])
       const opts: DeliveryOptions = {
         ...options,
-        retry: { maxAttempts: 10, initialDelay: "100 millis", maxDelay: "100 millis" },
+        retry: { maxAge: "1 hour", maxAttempts: 10, initialDelay: "100 millis", maxDelay: "100 millis" },
         circuitBreaker: { failures: 3, resetAfter: "30 seconds" }
       }
       yield* Effect.gen(function*() {
@@ -513,5 +513,44 @@ describe("Dispatcher", () => {
         expect(d.status()[0]).toMatchObject({ queued: 0, inFlight: 0, delivered: 1 })
         expect(d.pending()).toBe(0)
       }).pipe(Effect.provide(dispatcherLayer([s.out])))
+    }))
+
+  it.effect("with the defaults, an output down for ten minutes loses nothing: retries wait while the circuit is open", () =>
+    Effect.gen(function*() {
+      let up = false
+      const attempts: Array<number> = []
+      const flaky = output("flaky", () =>
+        Effect.flatMap(Effect.clockWith((c) => c.currentTimeMillis), (now) => {
+          attempts.push(now)
+          return up ? Effect.void : Effect.fail(statusError("flaky", 503))
+        }))
+      yield* Effect.gen(function*() {
+        const d = yield* Dispatcher
+        for (const r of ["a", "b", "c"]) d.unsafePublish(ev(r), undefined)
+        yield* TestClock.adjust("10 minutes")
+        expect(d.status()[0]).toMatchObject({ delivered: 0, dropped: {}, circuit: "Open" })
+        // backoff capped at 30 s and the circuit open for 30 s at a time: a few dozen attempts, not thousands
+        expect(attempts.length).toBeLessThan(40)
+        up = true
+        yield* TestClock.adjust("1 minute")
+        expect(d.status()[0]).toMatchObject({ delivered: 3, dropped: {}, queued: 0, inFlight: 0 })
+      }).pipe(Effect.provide(dispatcherLayer([flaky], { ...defaultDeliveryOptions, scheduler: Scheduler.defaultScheduler })))
+    }))
+
+  it.effect("an event still failing at delivery.retry.maxage is dropped as max_age", () =>
+    Effect.gen(function*() {
+      const s = scripted("down", [503])
+      const opts: DeliveryOptions = { ...options, retry: { ...options.retry, maxAge: "5 minutes", maxAttempts: 0 } }
+      yield* Effect.gen(function*() {
+        const d = yield* Dispatcher
+        d.unsafePublish(ev("r"), undefined)
+        yield* TestClock.adjust("4 minutes")
+        expect(d.status()[0]!.dropped).toEqual({})
+        yield* TestClock.adjust("2 minutes")
+        expect(d.status()[0]!.dropped).toEqual({ max_age: 1 })
+        expect(yield* sample("sidekick_output_dropped_total", { destination: "down", reason: "max_age" })).toBe(1)
+        // retried until the circuit opened (100 failures here), then once a minute: no attempt cap
+        expect(s.attempts.length).toBeGreaterThan(100)
+      }).pipe(Effect.provide(dispatcherLayer([s.out], opts)))
     }))
 })

@@ -6,7 +6,7 @@ export const options: DeliveryOptions = {
   ...defaultDeliveryOptions,
   queueCapacity: 16,
   timeout: "2 seconds",
-  retry: { maxAttempts: 3, initialDelay: "100 millis", maxDelay: "1 second" },
+  retry: { maxAge: "1 hour", maxAttempts: 3, initialDelay: "100 millis", maxDelay: "1 second" },
   circuitBreaker: { failures: 100, resetAfter: "1 minute" },
   shutdownTimeout: "100 millis",
   maxConcurrency: 4,

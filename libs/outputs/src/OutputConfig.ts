@@ -76,9 +76,15 @@ export const policyOverrides = (
   d: Omit<DeliveryOverrideConfig, "ratelimit"> & { readonly ratelimit?: DeliveryOverrideConfig["ratelimit"] }
 ): PolicyOverrides => ({
   queueCapacity: d.queuecapacity,
+  queueMaxBytes: d.queue.maxbytes,
   overflow: d.overflow,
   timeout: d.timeout,
-  retry: { maxAttempts: d.retry.maxattempts, initialDelay: d.retry.initialdelay, maxDelay: d.retry.maxdelay },
+  retry: {
+    maxAge: d.retry.maxage,
+    maxAttempts: d.retry.maxattempts,
+    initialDelay: d.retry.initialdelay,
+    maxDelay: d.retry.maxdelay
+  },
   circuitBreaker: { failures: d.circuitbreaker.failures, resetAfter: d.circuitbreaker.resetafter },
   rateLimit: d.ratelimit === undefined || d.ratelimit.limit === 0
     ? undefined

@@ -9,11 +9,12 @@ import * as Prom from "prom-client"
 export type InputStatus = "accepted" | "rejected"
 export type IngestRejection = "method" | "malformed_json" | "invalid_event" | "queue_full"
 /**
- * queue_full: the output's queue overflowed; retries_exhausted: every attempt failed; rejected: the peer
- * refused it for good (a 4xx); defect: the output itself failed unexpectedly (a bug); shutdown: still
- * queued when the shutdown deadline passed
+ * queue_full: the output's queue overflowed; retries_exhausted: every attempt allowed
+ * (delivery.retry.maxattempts) failed; max_age: still failing when delivery.retry.maxage passed;
+ * rejected: the peer refused it for good (a 4xx); defect: the output itself failed unexpectedly (a bug);
+ * shutdown: still queued when the shutdown deadline passed
  */
-export type DropReason = "queue_full" | "retries_exhausted" | "rejected" | "defect" | "shutdown"
+export type DropReason = "queue_full" | "retries_exhausted" | "max_age" | "rejected" | "defect" | "shutdown"
 /** 0 closed, 1 half-open, 2 open (the value of sidekick_output_circuit_state) */
 export type CircuitLevel = 0 | 1 | 2
 

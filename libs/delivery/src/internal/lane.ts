@@ -107,6 +107,7 @@ export const makeLane = (o: LaneOptions): Effect.Effect<Lane, never, Scope.Scope
     const attempt = makeAttempt({ output, timeout, breaker, limiter, classify, instruments, tracing: o.tracing })
     const schedule = retrySchedule(policy.retry)
     const maxAttempts = policy.retry.maxAttempts
+    const maxAgeMillis = Duration.toMillis(Duration.decode(policy.retry.maxAge))
 
     const dropped = (reason: DropReason, events: number) => {
       counts.dropped[reason] = (counts.dropped[reason] ?? 0) + events
@@ -199,7 +200,11 @@ export const makeLane = (o: LaneOptions): Effect.Effect<Lane, never, Scope.Scope
             verdict = classify(error)
             if (verdict._tag === "Drop") return yield* drop(settle(), "rejected", error.message)
           }
-          if (n >= maxAttempts) return yield* drop(settle(), "retries_exhausted", error.message)
+          if (maxAttempts > 0 && n >= maxAttempts) return yield* drop(settle(), "retries_exhausted", error.message)
+          // the oldest event of the batch decides: no event is retried past maxage
+          if (clock.unsafeCurrentTimeMillis() - current[0]!.acceptedAt >= maxAgeMillis) {
+            return yield* drop(settle(), "max_age", `still failing after ${Duration.format(Duration.millis(maxAgeMillis))}: ${error.message}`)
+          }
           driver ??= yield* Schedule.driver(schedule)
           yield* driver.next(verdict.after)
         }
