@@ -4,9 +4,11 @@
  */
 import {
   type AnySection,
-  type ConfigError,
+  ConfigError,
   type ConfigSource,
+  DeadLetterConfig,
   DeliveryConfig,
+  envVarOf,
   GlobalConfig,
   globalSections,
   mutualTlsClientFiles,
@@ -34,18 +36,35 @@ export const readAppConfig = (source: ConfigSource): Effect.Effect<AppConfig, Co
   Effect.gen(function*() {
     const global = yield* readSection(source, GlobalConfig)
     const d = yield* readSection(source, DeliveryConfig)
-    const enabled = yield* Effect.forEach(registry, (definition) => definition.read(source))
+    const enabled = (yield* Effect.forEach(registry, (definition) => definition.read(source))).flatMap(Option.toArray)
+    const deadLetter = yield* readSection(source, DeadLetterConfig)
+    if (deadLetter.output !== "" && !enabled.some((o) => o.name === deadLetter.output)) {
+      const key = "deadletter.output"
+      const envVar = envVarOf(key)
+      const fromEnv = source.env[envVar] !== undefined && source.env[envVar] !== ""
+      return yield* new ConfigError({
+        key,
+        envVar,
+        origin: fromEnv ? "env" : "file",
+        value: deadLetter.output,
+        expected: enabled.length === 0
+          ? "an enabled output; none is enabled"
+          : `one of the enabled outputs: ${enabled.map((o) => o.name).join(", ")}`,
+        ...(!fromEnv && source.file !== undefined ? { file: source.file } : {})
+      })
+    }
     return {
       global,
       // the same conversion as an output's `delivery.*` overrides: every global key is set
       delivery: {
         ...resolvePolicy(defaultDeliveryOptions, policyOverrides(d)),
         maxBytes: d.maxbytes,
+        deadLetter: { maxEntries: deadLetter.maxentries, output: deadLetter.output },
         shutdownTimeout: d.shutdowntimeout,
         maxConcurrency: d.maxconcurrency
       },
       backpressureMaxWait: d.backpressure.maxwait,
-      outputs: enabled.flatMap(Option.toArray),
+      outputs: enabled,
       unknownKeys: unknownKeys(source, allSections)
     }
   })

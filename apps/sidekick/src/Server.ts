@@ -11,15 +11,17 @@
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { testEventBody } from "@sidekick/event"
+import { Dispatcher } from "@sidekick/delivery"
 import { Context, Data, Duration, Effect, Layer } from "effect"
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import { createServer as createHttpsServer } from "node:https"
 import type { AddressInfo } from "node:net"
+import * as DeadLetterApi from "./DeadLetterApi.js"
 import { Exposition } from "./Exposition.js"
 import { IngestHandler, type IngestOutcome } from "./IngestHandler.js"
 
 /** what a control route's handler may use */
-type ControlContext = HttpServerRequest.HttpServerRequest | Exposition | IngestHandler
+type ControlContext = HttpServerRequest.HttpServerRequest | Exposition | IngestHandler | Dispatcher
 
 /** A control route's answer, run by the control router. */
 export type ControlHandler = Effect.Effect<HttpServerResponse.HttpServerResponse, never, ControlContext>
@@ -75,7 +77,9 @@ export const routeTable = {
     notls: true
   },
   // falcosidekick's README lists it but its server never mounts it (there /debug/vars is the event route)
-  "/debug/vars": { handler: Effect.flatMap(Exposition, (e) => Effect.map(e.debugVars, HttpServerResponse.unsafeJson)), notls: false }
+  "/debug/vars": { handler: Effect.flatMap(Exposition, (e) => Effect.map(e.debugVars, HttpServerResponse.unsafeJson)), notls: false },
+  "/api/v1/deadletters": { handler: DeadLetterApi.list, notls: false },
+  "/api/v1/deadletters/replay": { handler: DeadLetterApi.replay, notls: false }
 } as const satisfies {
   readonly [path: string]: Route
   readonly [path: `${typeof reservedPrefix}${string}`]: Route & { readonly notls: false }

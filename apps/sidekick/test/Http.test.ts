@@ -131,7 +131,7 @@ describe("HTTP contract", () => {
     Effect.gen(function*() {
       const hook = yield* makeReceiver()
       const { address } = yield* startApp({ env: { WEBHOOK_ADDRESS: hook.url } })
-      for (const path of ["/api/anything", "/api/", "/api/v1/deadletters?limit=1", "/api/ping"]) {
+      for (const path of ["/api/anything", "/api/", "/api/v1/nothing?limit=1", "/api/ping"]) {
         const reply = yield* post(`${address.url}${path}`, falcoEvent)
         expect(reply.status, path).toBe(404)
         expect(reply.body).toBe("404 page not found\n")

@@ -82,8 +82,17 @@ export const DeliveryConfig = section("delivery", {
 })
 export type DeliveryConfig = typeof DeliveryConfig.Type
 
+/** Dead letters: the events an output will never deliver, kept to be listed and replayed. */
+export const DeadLetterConfig = section("deadletter", {
+  /** how many are kept in memory (the newest) */
+  maxentries: Field.int(1000, { min: 1 }),
+  /** an enabled output that also gets every other output's dead letters; "" = none */
+  output: Field.string("")
+})
+export type DeadLetterConfig = typeof DeadLetterConfig.Type
+
 /** The sections this lib declares; the app adds the outputs' sections for `unknownKeys`/`describeConfig`. */
-export const globalSections = [GlobalConfig, DeliveryConfig] as const
+export const globalSections = [GlobalConfig, DeliveryConfig, DeadLetterConfig] as const
 
 /**
  * The enrichment settings of the global config, shaped like `@sidekick/event`'s `EnrichmentOptions`

@@ -18,7 +18,7 @@ export {
   section,
   type Section
 } from "./Field.js"
-export { DeliveryConfig, deliveryPolicyFields, enrichmentOptions, GlobalConfig, globalSections, mutualTlsClientFiles } from "./Global.js"
+export { DeadLetterConfig, DeliveryConfig, deliveryPolicyFields, enrichmentOptions, GlobalConfig, globalSections, mutualTlsClientFiles } from "./Global.js"
 export { formatGoDuration, parseGoBool, parseGoDuration, parseGoInt } from "./goParse.js"
 export {
   checkSections,

@@ -11,6 +11,7 @@ import { type FalcoEvent, rank } from "@sidekick/event"
 import { Metrics } from "@sidekick/telemetry"
 import { Clock, Context, Data, Duration, Effect, FiberRef, Layer, Scheduler, type Scope, type Tracer } from "effect"
 import { Buffer, type Envelope } from "./Buffer.js"
+import { type DeadLetter, DeadLetters, type DeadLettersService } from "./DeadLetters.js"
 import { traceparentOf } from "./internal/attempt.js"
 import { type Lane, makeLane, type OutputStatus } from "./internal/lane.js"
 import { type DeliveryPolicy, Outputs, resolvePolicy } from "./Output.js"
@@ -26,6 +27,12 @@ export interface DeliveryOptions extends DeliveryPolicy {
   readonly shutdownTimeout: Duration.DurationInput
   /** workers of an output whose maxconcurrentrequests is 0 (unlimited) */
   readonly maxConcurrency: number
+  readonly deadLetter: {
+    /** dead letters kept in memory (the newest) */
+    readonly maxEntries: number
+    /** an output that also gets every other output's dead letters (an S3 bucket, a webhook); "" = none */
+    readonly output: string
+  }
   /**
    * Where the lanes' fibers run. Default: batched on setImmediate (see `makeLaneScheduler`). Unit tests pass
    * Effect's default scheduler, whose microtask turns `yieldNow` can step through deterministically.
@@ -42,7 +49,8 @@ export const defaultDeliveryOptions: DeliveryOptions = {
   retry: { maxAge: "1 hour", maxAttempts: 0, initialDelay: "500 millis", maxDelay: "30 seconds" },
   circuitBreaker: { failures: 5, resetAfter: "30 seconds" },
   shutdownTimeout: "10 seconds",
-  maxConcurrency: 64
+  maxConcurrency: 64,
+  deadLetter: { maxEntries: 1000, output: "" }
 }
 
 /** The ingest side refused an event: every output that wanted it had a full queue. */
@@ -79,17 +87,46 @@ export interface DispatcherService {
   readonly status: () => ReadonlyArray<OutputStatus>
   /** events queued or being delivered, all outputs together */
   readonly pending: () => number
+  /** the events the outputs will never deliver */
+  readonly deadLetters: DeadLettersService
+  /**
+   * Put an output's dead letters back in its queue (as many as it has room for; the others stay dead
+   * letters). Undefined when there is no such output.
+   */
+  readonly replay: (output: string) => { readonly replayed: number; readonly left: number } | undefined
   /** wait until every queue is empty and every worker idle (or `timeout` passed); true when drained */
   readonly drain: (timeout: Duration.DurationInput) => Effect.Effect<boolean>
 }
 
 export const make = (
   options: DeliveryOptions
-): Effect.Effect<DispatcherService, never, Outputs | Metrics | Buffer | Scope.Scope> =>
+): Effect.Effect<DispatcherService, never, Outputs | Metrics | Buffer | DeadLetters | Scope.Scope> =>
   Effect.gen(function*() {
     const outputs = yield* Outputs
     const metrics = yield* Metrics
     const buffer = yield* Buffer
+    const deadLetters = yield* DeadLetters
+    metrics.observeDeadLetters(() => ({ stored: deadLetters.size(), forgotten: deadLetters.forgotten() }))
+    // filled in once the lanes exist: the lane of `deadletter.output`
+    let forwardTo: Lane | undefined = undefined
+    const deadLettered = (letters: ReadonlyArray<Omit<DeadLetter, "id">>) => {
+      if (letters.length === 0) return
+      deadLetters.add(letters)
+      const from = letters[0]!.output
+      if (forwardTo === undefined || forwardTo.output.name === from) return
+      // a dead letter the forward output cannot take either is counted there, and not forwarded again
+      let forwarded = 0
+      for (const letter of letters) {
+        const [outcome] = buffer.offer(letter.envelope, [forwardTo.buffer])
+        if (outcome === "queued") forwarded++
+        else if (outcome === "full") forwardTo.dropped("queue_full", 1)
+        else {
+          forwarded++
+          forwardTo.dropped("queue_full", outcome!.evicted.length)
+        }
+      }
+      metrics.deadLettersForwarded(from, forwarded)
+    }
     const clock = yield* Effect.clock
     const scheduler = options.scheduler ?? makeLaneScheduler()
     // no span at all when tracing is off (no OTEL_* exporter): even a no-op span is measurable per event
@@ -109,9 +146,11 @@ export const make = (
           scheduler,
           metrics,
           maxConcurrency: options.maxConcurrency,
-          tracing
+          tracing,
+          deadLettered
         })
       }))
+    forwardTo = lanes.find((lane) => lane.output.name === options.deadLetter.output)
     let closing = false
 
     const status = () => lanes.map((lane) => lane.status())
@@ -120,6 +159,7 @@ export const make = (
         destination: lane.output.name,
         depth: lane.buffer.size(),
         capacity: lane.buffer.capacity,
+        bytes: lane.buffer.bytes(),
         circuit: circuitLevel[lane.status().circuit]
       }))
     )
@@ -179,15 +219,45 @@ export const make = (
         if (outcome === "queued") return
         const lane = wanting[i]!
         if (outcome === "full") {
-          lane.dropped("queue_full", 1)
           refused++
           ;(refusedBy ??= []).push(lane.output.name)
         } else {
-          lane.dropped("queue_full", outcome.evicted.length)
+          overflowed(lane, outcome.evicted)
         }
       })
       // every output that wanted the event refused it: tell the sender (503) rather than pretend
-      return refusedBy !== undefined && refused === wanting.length ? { _tag: "Full", outputs: refusedBy } : accepted
+      if (refusedBy !== undefined && refused === wanting.length) {
+        for (const lane of wanting) lane.dropped("queue_full", 1)
+        return { _tag: "Full", outputs: refusedBy }
+      }
+      // accepted, but some outputs had no room: for them it is a dead letter
+      if (refusedBy !== undefined) {
+        outcomes.forEach((outcome, i) => outcome === "full" && overflowed(wanting[i]!, [envelope]))
+      }
+      return accepted
+    }
+
+    /** events a full buffer refused or pushed out, for an event that was accepted */
+    const overflowed = (lane: Lane, envelopes: ReadonlyArray<Envelope>) => {
+      lane.dropped("queue_full", envelopes.length)
+      const at = clock.unsafeCurrentTimeMillis()
+      const error = `queue full (${lane.buffer.capacity} events, or its bytes bound)`
+      deadLettered(envelopes.map((envelope) => ({ output: lane.output.name, reason: "queue_full", at, error, attempts: 0, envelope })))
+    }
+
+    const replay = (name: string) => {
+      const lane = lanes.find((l) => l.output.name === name)
+      if (lane === undefined) return undefined
+      const letters = deadLetters.take(name)
+      const left: Array<Omit<DeadLetter, "id">> = []
+      for (const letter of letters) {
+        const [outcome] = buffer.offer(letter.envelope, [lane.buffer])
+        if (outcome === "full") left.push(letter)
+        else if (outcome !== "queued") lane.dropped("queue_full", outcome!.evicted.length)
+      }
+      deadLetters.add(left)
+      metrics.deadLettersReplayed(name, letters.length - left.length)
+      return { replayed: letters.length - left.length, left: left.length }
     }
 
     return {
@@ -200,16 +270,22 @@ export const make = (
       outputs: outputs.map((o) => o.name),
       status,
       pending,
-      drain
+      drain,
+      deadLetters,
+      replay
     } satisfies DispatcherService
   })
 
 export class Dispatcher extends Context.Tag("@sidekick/delivery/Dispatcher")<Dispatcher, DispatcherService>() {
   static readonly make = make
-  /** the Dispatcher over in-memory buffers */
+  /** the Dispatcher over in-memory buffers and dead letters */
   static readonly layer = (options: DeliveryOptions = defaultDeliveryOptions): Layer.Layer<Dispatcher, never, Outputs | Metrics> =>
-    Layer.scoped(Dispatcher, make(options)).pipe(Layer.provide(Buffer.layerMemory({ maxBytes: options.maxBytes })))
-  /** the Dispatcher over whichever Buffer is provided (the durable spool) */
-  static readonly layerWithBuffer = (options: DeliveryOptions = defaultDeliveryOptions): Layer.Layer<Dispatcher, never, Outputs | Metrics | Buffer> =>
-    Layer.scoped(Dispatcher, make(options))
+    Layer.scoped(Dispatcher, make(options)).pipe(
+      Layer.provide(Buffer.layerMemory({ maxBytes: options.maxBytes })),
+      Layer.provide(DeadLetters.layerMemory(options.deadLetter.maxEntries))
+    )
+  /** the Dispatcher over whichever Buffer and dead-letter store are provided (the durable spool) */
+  static readonly layerWithStores = (
+    options: DeliveryOptions = defaultDeliveryOptions
+  ): Layer.Layer<Dispatcher, never, Outputs | Metrics | Buffer | DeadLetters> => Layer.scoped(Dispatcher, make(options))
 }

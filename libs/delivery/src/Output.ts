@@ -87,6 +87,10 @@ export interface PartialFailure {
   readonly failures: ReadonlyArray<{ readonly index: number; readonly error: OutputError }>
 }
 
+/** whether a batch output's answer is a partial failure (anything else a send succeeds with means: all delivered) */
+export const isPartialFailure = (u: unknown): u is PartialFailure =>
+  typeof u === "object" && u !== null && (u as { _tag?: unknown })._tag === "PartialFailure"
+
 /** How a batch output wants its events grouped: a batch is sent when any bound is reached. */
 export interface BatchOptions {
   /** at most this many events per request */

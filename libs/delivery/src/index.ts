@@ -1,5 +1,6 @@
 export * from "./Buffer.js"
 export * as CircuitBreaker from "./CircuitBreaker.js"
+export * from "./DeadLetters.js"
 export * from "./Dispatcher.js"
 export * from "./HttpTransport.js"
 export * from "./Output.js"

@@ -34,6 +34,7 @@ const batchOutput = (
 })
 
 const recording = (name: string, into: Queue.Queue<string>, patch: Partial<SingleOutput> = {}) =>
+  // a send that succeeds with a value (here Queue.offer's boolean) is a delivery like any other
   output(name, (event) => Queue.offer(into, event.rule), patch)
 
 const statusError = (name: string, status: number, retryAfter?: Duration.Duration) =>
@@ -553,4 +554,85 @@ describe("Dispatcher", () => {
         expect(s.attempts.length).toBeGreaterThan(100)
       }).pipe(Effect.provide(dispatcherLayer([s.out], opts)))
     }))
+
+  describe("dead letters", () => {
+    it.effect("an event never delivered is kept with its output, reason, last error and attempts; newest first", () =>
+      Effect.gen(function*() {
+        const picky = scripted("picky", [400])
+        const down = scripted("down", [503])
+        yield* Effect.gen(function*() {
+          const d = yield* Dispatcher
+          d.unsafePublish(ev("a"), undefined)
+          d.unsafePublish(ev("b"), undefined)
+          yield* TestClock.adjust("1 minute")
+          const all = d.deadLetters.list({ limit: 10 })
+          expect(all.map((l) => [l.output, l.envelope.event.rule, l.reason, l.status, l.attempts])).toEqual([
+            ["down", "b", "retries_exhausted", 503, 3],
+            ["down", "a", "retries_exhausted", 503, 3],
+            ["picky", "b", "rejected", 400, 1],
+            ["picky", "a", "rejected", 400, 1]
+          ])
+          expect(all[3]!.error).toBe("status 400")
+          expect(d.deadLetters.list({ output: "picky", limit: 1 }).map((l) => l.envelope.event.rule)).toEqual(["b"])
+          expect(yield* sample("sidekick_deadletters_stored", {})).toBe(4)
+        }).pipe(Effect.provide(dispatcherLayer([picky.out, down.out])))
+      }))
+
+    it.effect("the store keeps the newest maxEntries and counts what it forgot", () =>
+      Effect.gen(function*() {
+        const picky = scripted("picky", [400])
+        yield* Effect.gen(function*() {
+          const d = yield* Dispatcher
+          for (const r of ["a", "b", "c"]) d.unsafePublish(ev(r), undefined)
+          yield* TestClock.adjust("1 second")
+          expect(d.deadLetters.list({ limit: 10 }).map((l) => l.envelope.event.rule)).toEqual(["c", "b"])
+          expect(yield* sample("sidekick_deadletters_forgotten_total", {})).toBe(1)
+        }).pipe(Effect.provide(dispatcherLayer([picky.out], { ...options, deadLetter: { maxEntries: 2, output: "" } })))
+      }))
+
+    it.effect("replay puts an output's dead letters back in its queue; delivered once the output is back", () =>
+      Effect.gen(function*() {
+        const s = scripted("flaky", [400, 400, "ok"])
+        yield* Effect.gen(function*() {
+          const d = yield* Dispatcher
+          d.unsafePublish(ev("a"), undefined)
+          d.unsafePublish(ev("b"), undefined)
+          yield* TestClock.adjust("1 second")
+          expect(d.deadLetters.size()).toBe(2)
+          expect(d.replay("nope")).toBeUndefined()
+          expect(d.replay("flaky")).toEqual({ replayed: 2, left: 0 })
+          yield* TestClock.adjust("1 second")
+          expect(d.deadLetters.size()).toBe(0)
+          expect(d.status()[0]).toMatchObject({ delivered: 2, dropped: { rejected: 2 } })
+          expect(yield* sample("sidekick_deadletters_replayed_total", { destination: "flaky" })).toBe(2)
+        }).pipe(Effect.provide(dispatcherLayer([s.out])))
+      }))
+
+    it.effect("deadletter.output gets every other output's dead letters; queue overflow of an accepted event is one too", () =>
+      Effect.gen(function*() {
+        const archived = yield* Queue.unbounded<string>()
+        const picky = scripted("picky", [400])
+        const opts: DeliveryOptions = { ...options, deadLetter: { maxEntries: 100, output: "archive" } }
+        yield* Effect.gen(function*() {
+          const d = yield* Dispatcher
+          d.unsafePublish(ev("refused"), undefined)
+          yield* TestClock.adjust("1 second")
+          expect(yield* Queue.take(archived)).toBe("refused")
+          // the hung output (a queue of one) holds "refused" in its worker and h1 queued: h2 and h3 overflow
+          // it while the others take them, so they are accepted, and dead letters for the hung output
+          d.unsafePublish(ev("h1"), undefined)
+          yield* TestClock.adjust("1 millis")
+          d.unsafePublish(ev("h2"), undefined)
+          d.unsafePublish(ev("h3"), undefined)
+          yield* TestClock.adjust("1 millis")
+          const letters = d.deadLetters.list({ output: "hung", limit: 10 })
+          expect(letters.map((l) => [l.envelope.event.rule, l.reason, l.attempts])).toEqual([
+            ["h3", "queue_full", 0],
+            ["h2", "queue_full", 0]
+          ])
+          expect(yield* sample("sidekick_deadletters_forwarded_total", { destination: "picky" })).toBe(4)
+          expect(yield* sample("sidekick_deadletters_forwarded_total", { destination: "hung" })).toBe(2)
+        }).pipe(Effect.provide(dispatcherLayer([picky.out, hung("hung", { policy: { queueCapacity: 1 } }), recording("archive", archived)], opts)))
+      }))
+  })
 })

@@ -32,7 +32,17 @@ export interface LaneSnapshot {
   readonly destination: string
   readonly depth: number
   readonly capacity: number
+  /** bytes of event JSON waiting */
+  readonly bytes: number
   readonly circuit: CircuitLevel
+}
+
+/** What the dead-letter store reports when Prometheus scrapes. */
+export interface DeadLetterSnapshot {
+  /** dead letters kept */
+  readonly stored: number
+  /** dead letters forgotten because the store was full */
+  readonly forgotten: number
 }
 
 /** A /metrics answer: the Prometheus text exposition and its content type. */
@@ -66,6 +76,12 @@ export interface MetricsService {
   readonly output: (destination: string) => OutputInstruments
   /** register a source of per-output gauges (queue depth, capacity, circuit state), read at each scrape */
   readonly observeLanes: (snapshot: () => ReadonlyArray<LaneSnapshot>) => void
+  /** register the dead-letter store's figures, read at each scrape */
+  readonly observeDeadLetters: (snapshot: () => DeadLetterSnapshot) => void
+  /** dead letters of `destination` put back in its queue (sidekick_deadletters_replayed_total) */
+  readonly deadLettersReplayed: (destination: string, events: number) => void
+  /** dead letters of `from` handed to the `deadletter.output` (sidekick_deadletters_forwarded_total) */
+  readonly deadLettersForwarded: (from: string, events: number) => void
   /** the Prometheus text exposition of the registry */
   readonly expose: Effect.Effect<MetricsExposition>
   /** falcosidekick's expvar variables (the ones that are about Sidekick, not the Go runtime), a fresh copy */
@@ -156,6 +172,34 @@ export const make = (options: MetricsOptions): Effect.Effect<MetricsService> =>
       })
     laneGauge("sidekick_output_queue_depth", "Events waiting in an output's queue", (lane) => lane.depth)
     laneGauge("sidekick_output_queue_capacity", "Capacity of an output's queue", (lane) => lane.capacity)
+    laneGauge("sidekick_output_queue_bytes", "Bytes of event JSON waiting in an output's queue", (lane) => lane.bytes)
+    const deadLetterSources: Array<() => DeadLetterSnapshot> = []
+    const deadLetterGauge = (name: string, help: string, read: (s: DeadLetterSnapshot) => number) =>
+      new Prom.Gauge({
+        name,
+        help,
+        registers: [registry],
+        collect() {
+          this.set(deadLetterSources.reduce((n, source) => n + read(source()), 0))
+        }
+      })
+    deadLetterGauge("sidekick_deadletters_stored", "Dead letters kept, all outputs", (s) => s.stored)
+    // a counter's value, read from the store at scrape time
+    new Prom.Counter({
+      name: "sidekick_deadletters_forgotten_total",
+      help: "Dead letters forgotten because the store was full (the oldest go first)",
+      registers: [registry],
+      collect() {
+        this.reset()
+        this.inc(deadLetterSources.reduce((n, source) => n + source().forgotten, 0))
+      }
+    })
+    const replayed = counter("sidekick_deadletters_replayed_total", "Dead letters put back in their output's queue", ["destination"])
+    const forwarded = counter(
+      "sidekick_deadletters_forwarded_total",
+      "Dead letters handed to the deadletter.output, by the output that could not deliver them",
+      ["destination"]
+    )
     laneGauge(
       "sidekick_output_circuit_state",
       "Circuit breaker state per output: 0 closed, 1 half-open, 2 open",
@@ -223,6 +267,11 @@ export const make = (options: MetricsOptions): Effect.Effect<MetricsService> =>
       observeLanes: (snapshot) => {
         snapshots.push(snapshot)
       },
+      observeDeadLetters: (snapshot) => {
+        deadLetterSources.push(snapshot)
+      },
+      deadLettersReplayed: (destination, events) => replayed.labels(destination).inc(events),
+      deadLettersForwarded: (from, events) => forwarded.labels(from).inc(events),
       expose: Effect.promise(() => registry.metrics()).pipe(
         Effect.map((body) => ({ contentType: registry.contentType, body }))
       ),

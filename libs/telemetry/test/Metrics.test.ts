@@ -30,13 +30,24 @@ describe("Metrics", () => {
     Effect.gen(function*() {
       const m = yield* Metrics
       let depth = 3
-      m.observeLanes(() => [{ destination: "loki", depth, capacity: 100, circuit: 2 }])
+      m.observeLanes(() => [{ destination: "loki", depth, capacity: 100, bytes: depth * 600, circuit: 2 }])
+      let stored = 4
+      m.observeDeadLetters(() => ({ stored, forgotten: 7 }))
+      m.deadLettersReplayed("loki", 2)
+      m.deadLettersForwarded("loki", 3)
       expect((yield* m.expose).body).toContain(`sidekick_output_queue_depth{destination="loki"} 3`)
       depth = 0
       const body = (yield* m.expose).body
       expect(body).toContain(`sidekick_output_queue_depth{destination="loki"} 0`)
       expect(body).toContain(`sidekick_output_queue_capacity{destination="loki"} 100`)
       expect(body).toContain(`sidekick_output_circuit_state{destination="loki"} 2`)
+      expect(body).toContain(`sidekick_output_queue_bytes{destination="loki"} 0`)
+      expect(body).toContain(`sidekick_deadletters_stored 4`)
+      expect(body).toContain(`sidekick_deadletters_forgotten_total 7`)
+      expect(body).toContain(`sidekick_deadletters_replayed_total{destination="loki"} 2`)
+      expect(body).toContain(`sidekick_deadletters_forwarded_total{destination="loki"} 3`)
+      stored = 1
+      expect((yield* m.expose).body).toContain(`sidekick_deadletters_stored 1`)
     }).pipe(Effect.provide(metrics)))
 
   it.effect("drops, retries, deliveries and latency per output", () =>

@@ -35,10 +35,13 @@ describe("Metrics exposition", () => {
       out.retried()
       out.delivered(2, 0.03)
       out.failed(1, 12)
-      for (const reason of ["queue_full", "retries_exhausted", "rejected", "defect", "shutdown"] as const) {
+      for (const reason of ["queue_full", "retries_exhausted", "max_age", "rejected", "defect", "shutdown"] as const) {
         out.dropped(reason, 1)
       }
-      m.observeLanes(() => [{ destination: "webhook", depth: 3, capacity: 1000, circuit: 1 }])
+      m.observeLanes(() => [{ destination: "webhook", depth: 3, capacity: 1000, bytes: 1800, circuit: 1 }])
+      m.observeDeadLetters(() => ({ stored: 2, forgotten: 1 }))
+      m.deadLettersReplayed("webhook", 1)
+      m.deadLettersForwarded("webhook", 1)
 
       // every Sidekick family (falcosidekick's and our own) has a sample, so promtool sees them all
       const families = yield* Effect.promise(() => m.registry.getMetricsAsJSON())

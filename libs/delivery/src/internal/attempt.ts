@@ -8,7 +8,7 @@ import { Cause, Duration, Effect, Option, type RateLimiter, Tracer } from "effec
 import type { NonEmptyReadonlyArray } from "effect/Array"
 import type { Envelope } from "../Buffer.js"
 import type { CircuitBreaker } from "../CircuitBreaker.js"
-import { type Output, OutputError, type PartialFailure, type Verdict } from "../Output.js"
+import { isPartialFailure, type Output, OutputError, type PartialFailure, type Verdict } from "../Output.js"
 
 export interface AttemptOptions {
   readonly output: Output
@@ -88,7 +88,7 @@ export const makeAttempt = (o: AttemptOptions): Attempt => {
     if (n > 1) instruments.retried()
     return limited(breaker.protect(timed(send(batch)))).pipe(
       Effect.tap((result) => {
-        if (result === undefined) {
+        if (!isPartialFailure(result)) {
           instruments.attempt("ok")
           return Effect.void
         }

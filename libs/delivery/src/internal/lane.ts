@@ -9,10 +9,12 @@ import type { DropReason, Metrics } from "@sidekick/telemetry"
 import { Cause, Duration, Effect, Exit, RateLimiter, Schedule, type Scheduler, type Scope } from "effect"
 import type { NonEmptyReadonlyArray } from "effect/Array"
 import type { Envelope, LaneBuffer } from "../Buffer.js"
+import type { DeadLetter, DeadLetterReason } from "../DeadLetters.js"
 import * as CircuitBreaker from "../CircuitBreaker.js"
 import {
   currentAttemptTimeout,
   defaultClassify,
+  isPartialFailure,
   type DeliveryPolicy,
   type Output,
   type OutputError,
@@ -75,6 +77,8 @@ export interface LaneOptions {
   readonly metrics: Metrics["Type"]
   /** workers when the output's maxconcurrentrequests is 0 (unlimited) */
   readonly maxConcurrency: number
+  /** events this output will never deliver, for the dead-letter store */
+  readonly deadLettered: (letters: ReadonlyArray<Omit<DeadLetter, "id">>) => void
   readonly tracing: boolean
 }
 
@@ -124,10 +128,21 @@ export const makeLane = (o: LaneOptions): Effect.Effect<Lane, never, Scope.Scope
       instruments.delivered(batch.length, ageOf(batch))
     }
 
-    const drop = (batch: ReadonlyArray<Envelope>, reason: DropReason, why: string, cause?: Cause.Cause<unknown>) => {
+    /** never deliverable: acknowledged, counted, kept as dead letters, logged */
+    const drop = (
+      batch: ReadonlyArray<Envelope>,
+      reason: DeadLetterReason,
+      why: string,
+      last: { readonly attempts: number; readonly status?: number | undefined },
+      cause?: Cause.Cause<unknown>
+    ) => {
       if (batch.length === 0) return Effect.void
       buffer.ack(batch)
       dropped(reason, batch.length)
+      const at = clock.unsafeCurrentTimeMillis()
+      o.deadLettered(
+        batch.map((envelope) => ({ output: output.name, reason, at, error: why, status: last.status, attempts: last.attempts, envelope }))
+      )
       instruments.failed(batch.length, ageOf(batch))
       const what = batch.length === 1 ? "event" : `${batch.length} events`
       return Effect.logError(`${what} dropped (${reason}): ${why}`).pipe(
@@ -159,7 +174,7 @@ export const makeLane = (o: LaneOptions): Effect.Effect<Lane, never, Scope.Scope
           let error: OutputError
           if (Exit.isSuccess(exit)) {
             const partial = exit.value
-            if (partial === undefined) return delivered(settle())
+            if (!isPartialFailure(partial)) return delivered(settle())
             const failedAt = new Map(partial.failures.map((f) => [f.index, f.error]))
             const retry: Array<Envelope> = []
             const refused: Array<Envelope> = []
@@ -184,7 +199,7 @@ export const makeLane = (o: LaneOptions): Effect.Effect<Lane, never, Scope.Scope
             delivered(done)
             if (refusedWhy) {
               failed(refusedWhy)
-              yield* drop(refused, "rejected", refusedWhy.message)
+              yield* drop(refused, "rejected", refusedWhy.message, { attempts: n, status: refusedWhy.status })
             }
             if (retryWhy === undefined) return
             failed(retryWhy)
@@ -194,16 +209,18 @@ export const makeLane = (o: LaneOptions): Effect.Effect<Lane, never, Scope.Scope
             const cause = exit.cause
             if (Cause.isInterruptedOnly(cause)) return yield* Effect.failCause(cause)
             const failure = Cause.failureOption(cause)
-            if (failure._tag === "None") return yield* drop(settle(), "defect", "unexpected failure", cause)
+            if (failure._tag === "None") return yield* drop(settle(), "defect", "unexpected failure", { attempts: n }, cause)
             error = failure.value
             failed(error)
             verdict = classify(error)
-            if (verdict._tag === "Drop") return yield* drop(settle(), "rejected", error.message)
+            if (verdict._tag === "Drop") return yield* drop(settle(), "rejected", error.message, { attempts: n, status: error.status })
           }
-          if (maxAttempts > 0 && n >= maxAttempts) return yield* drop(settle(), "retries_exhausted", error.message)
+          const last = { attempts: n, status: error.status }
+          if (maxAttempts > 0 && n >= maxAttempts) return yield* drop(settle(), "retries_exhausted", error.message, last)
           // the oldest event of the batch decides: no event is retried past maxage
           if (clock.unsafeCurrentTimeMillis() - current[0]!.acceptedAt >= maxAgeMillis) {
-            return yield* drop(settle(), "max_age", `still failing after ${Duration.format(Duration.millis(maxAgeMillis))}: ${error.message}`)
+            const why = `still failing after ${Duration.format(Duration.millis(maxAgeMillis))}: ${error.message}`
+            return yield* drop(settle(), "max_age", why, last)
           }
           driver ??= yield* Schedule.driver(schedule)
           yield* driver.next(verdict.after)
