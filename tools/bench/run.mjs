@@ -1,4 +1,5 @@
-// Loopback benchmark, one run: the bare node:http ceiling, then Sidekick's POST / with no output
+// Loopback benchmark, one run: the bare node:http ceiling, a bare relay (200, then forward to the sink
+// over keep-alive), then Sidekick's POST / with no output
 // (what the prototype measured), with one webhook output (one process, then two sharing the port), then
 // with ten output destinations (Slack, Loki, Elasticsearch, webhook, AlertManager x6),
 // all delivering to a local sink process. Prints req/s as a ratio to the ceiling, p99 latency and
@@ -98,6 +99,9 @@ const results = []
 const bare = await start(here("./bare-server.mjs"), [], { PORT: "2899" })
 results.push(await measure("bare node:http+JSON.parse (ceiling)", "http://127.0.0.1:2899/"))
 bare.child.kill()
+const relay = await start(here("./bare-relay.mjs"), [], { PORT: "2894", TARGET: `${sink}/webhook` })
+results.push(await measure("bare relay to the sink (keep-alive)", "http://127.0.0.1:2894/"))
+relay.child.kill()
 
 const app = here("../../apps/sidekick/dist/main.mjs")
 const common = { LISTENADDRESS: "127.0.0.1", OTEL_SDK_DISABLED: "true" }
@@ -142,6 +146,7 @@ console.log(
   `\nloopback, ${connections} connections, ${rate === undefined ? "closed loop" : `${rate} req/s offered`}, ${seconds}s per target, node ${process.version}`
 )
 console.log("2xx/s: requests answered 200 (accepted); ratio: 2xx/s to the ceiling's; sink req/s: requests the outputs made")
+console.log("delivered vs relay: one webhook's sink req/s as a share of the bare relay's, in this run")
 console.log(
   "target".padEnd(36), "req/s".padStart(8), "2xx/s".padStart(8), "ratio".padStart(7), "p99 ms".padStart(7),
   "non-2xx".padStart(8), "sink req/s".padStart(11), "peak RSS MiB".padStart(13)
@@ -154,8 +159,12 @@ for (const r of results) {
     `${((r.ok / ceiling) * 100).toFixed(1)}%`.padStart(7),
     String(r.p99).padStart(7),
     String(r.non2xx + r.errors).padStart(8),
-    (r.name.startsWith("bare") ? "-" : r.delivered.toFixed(0)).padStart(11),
+    (r.name.startsWith("bare node") ? "-" : r.delivered.toFixed(0)).padStart(11),
     (r.rss ? r.rss.toFixed(0) : "-").padStart(13)
   )
+}
+const relayed = results.find((r) => r.name.startsWith("bare relay"))
+for (const r of results.filter((r) => r.name.includes("1 webhook"))) {
+  console.log(`${r.name}: delivered ${r.delivered.toFixed(0)}/s = ${((r.delivered / relayed.delivered) * 100).toFixed(1)} % of the bare relay's ${relayed.delivered.toFixed(0)}/s`)
 }
 process.exit(0)
