@@ -1,0 +1,1 @@
+export * as SegmentLog from "./SegmentLog.js"
