@@ -4,11 +4,12 @@
  * drains the queues within delivery.shutdowntimeout, then closes the outputs.
  */
 import { type ConfigError, type ConfigLoadError, enrichmentOptions } from "@sidekick/config"
-import { Dispatcher, HttpTransport, type OutputInitError, Outputs } from "@sidekick/delivery"
+import { Buffer, DeadLetters, Dispatcher, HttpTransport, type OutputInitError, Outputs } from "@sidekick/delivery"
 import { GlobalFieldKeys, type OutputServices } from "@sidekick/outputs"
 import { Metrics } from "@sidekick/telemetry"
 import { type ConfigError as EffectConfigError, Data, Effect, Either, Layer } from "effect"
 import { readFileSync } from "node:fs"
+import { join } from "node:path"
 import { type AppConfig, tlsFiles } from "./AppConfig.js"
 import type { ClusterError } from "./Cluster.js"
 import * as Exposition from "./Exposition.js"
@@ -81,6 +82,18 @@ const tlsServerOptions = (g: AppConfig["global"], overrides: AppOverrides) =>
     return { tls, ...plain }
   })
 
+/** The durable spool when `delivery.spool.dir` is set (one directory per process), else memory. */
+const bufferLayer = (config: AppConfig): Layer.Layer<Buffer, StartupError> => {
+  const spool = config.spool
+  if (spool === undefined) return Buffer.layerMemory({ maxBytes: config.delivery.maxBytes })
+  // processes of a cluster never share a spool: each has its own directory, the same across restarts
+  const index = process.env["SIDEKICK_PROCESS_INDEX"]
+  const dir = index === undefined ? spool.dir : join(spool.dir, `process-${index}`)
+  return Buffer.layerSpool({ dir, durability: spool.durability, maxBytes: spool.maxBytes }).pipe(
+    Layer.mapError((e) => new StartupError({ message: `delivery.spool.dir (DELIVERY_SPOOL_DIR) = "${dir}": cannot open the spool: ${e.message}` }))
+  )
+}
+
 /** One layer per enabled output, then the Outputs list in registry order. */
 const outputsLayer = (config: AppConfig): Layer.Layer<Outputs, OutputInitError, OutputServices> => {
   const collect = Layer.effect(Outputs, Effect.all(config.outputs.map((o) => o.tag)))
@@ -107,7 +120,9 @@ export const appLayer = (config: AppConfig, overrides: AppOverrides = {}) =>
       }
 
       const metrics = Metrics.layer({ falcoEventLabels: labels.names, defaultMetrics: overrides.defaultMetrics ?? true })
-      const core = Dispatcher.layer(config.delivery).pipe(
+      const core = Dispatcher.layerWithStores(config.delivery).pipe(
+        Layer.provide(bufferLayer(config)),
+        Layer.provide(DeadLetters.layerMemory(config.delivery.deadLetter.maxEntries)),
         Layer.provide(outputsLayer(config)),
         Layer.provide(HttpTransport.layer(tlsFiles(g))),
         Layer.provide(GlobalFieldKeys.layer({

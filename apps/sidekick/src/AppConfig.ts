@@ -24,6 +24,8 @@ export interface AppConfig {
   readonly delivery: DeliveryOptions
   /** full buffers hold a request this long before it is answered 503 */
   readonly backpressureMaxWait: Duration.Duration
+  /** the durable spool, when `delivery.spool.dir` is set */
+  readonly spool: { readonly dir: string; readonly durability: "write" | "fsync"; readonly maxBytes: number } | undefined
   /** the outputs the configuration enables, in registry order */
   readonly outputs: ReadonlyArray<EnabledOutput>
   /** YAML keys no section declares: typos, or outputs Sidekick does not have yet */
@@ -59,11 +61,13 @@ export const readAppConfig = (source: ConfigSource): Effect.Effect<AppConfig, Co
       delivery: {
         ...resolvePolicy(defaultDeliveryOptions, policyOverrides(d)),
         maxBytes: d.maxbytes,
+        drainOnShutdown: d.spool.dir === "",
         deadLetter: { maxEntries: deadLetter.maxentries, output: deadLetter.output },
         shutdownTimeout: d.shutdowntimeout,
         maxConcurrency: d.maxconcurrency
       },
       backpressureMaxWait: d.backpressure.maxwait,
+      spool: d.spool.dir === "" ? undefined : { dir: d.spool.dir, durability: d.spool.durability, maxBytes: d.spool.maxbytes },
       outputs: enabled,
       unknownKeys: unknownKeys(source, allSections)
     }

@@ -118,7 +118,13 @@ export const runPrimary = (processes: number): Effect.Effect<void, ClusterError>
     const aggregator = new Prom.AggregatorRegistry()
     const serving = new Set<number>()
     const alive = new Set<number>()
-    const fork = () => alive.add(cluster.fork().id)
+    // each process keeps its index across restarts, so it gets its own spool directory back
+    const indexOf = new Map<number, number>()
+    const fork = (index: number) => {
+      const worker = cluster.fork({ SIDEKICK_PROCESS_INDEX: String(index) })
+      indexOf.set(worker.id, index)
+      alive.add(worker.id)
+    }
     let stopping = false
     let onAllExited: (() => void) | undefined
 
@@ -161,11 +167,11 @@ export const runPrimary = (processes: number): Effect.Effect<void, ClusterError>
       }
       serving.delete(worker.id)
       log(Effect.logError(`process ${worker.process.pid} exited (${signal ?? code}); starting another`))
-      fork()
+      fork(indexOf.get(worker.id) ?? 0)
     }
     cluster.on("message", onMessage)
     cluster.on("exit", onExit)
-    for (let i = 0; i < processes; i++) fork()
+    for (let i = 0; i < processes; i++) fork(i)
 
     // interrupted (SIGTERM): stop every process, and wait until each has drained and exited
     return Effect.async<void>((done) => {

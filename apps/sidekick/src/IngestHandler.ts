@@ -115,7 +115,7 @@ export const make = (
       if (event.hostname !== "") span?.attribute("falco.hostname", event.hostname)
       if (held.length === 0) {
         const published = dispatcher.unsafePublish(event, span)
-        if (published._tag === "Accepted") return accepted(event, span)
+        if (published._tag === "Accepted") return published.durable === undefined ? accepted(event, span) : whenDurable(published.durable, event, span)
         if (maxWaitMillis <= 0) return full(published.outputs, span)
       }
       // full, or others are already waiting: wait behind them
@@ -133,6 +133,18 @@ export const make = (
       span?.end(clock.unsafeCurrentTimeNanos(), Exit.void)
       return ok
     }
+
+    /** the spool with fsync durability: 200 once the group commit covering the event is done */
+    const whenDurable = (durable: Promise<void>, event: FalcoEvent, span: Tracer.Span | undefined): Promise<IngestOutcome> =>
+      durable.then(
+        () => accepted(event, span),
+        (e: unknown) => {
+          const message = `the spool could not store the event: ${e instanceof Error ? e.message : String(e)}`
+          metrics.input("rejected")
+          span?.end(clock.unsafeCurrentTimeNanos(), Exit.fail(message))
+          return { status: 503, message }
+        }
+      )
 
     const full = (outputs: ReadonlyArray<string>, span: Tracer.Span | undefined): IngestOutcome => {
       const message = `queue full for ${outputs.join(", ")}`
@@ -154,7 +166,8 @@ export const make = (
         const published = dispatcher.unsafePublish(first.event, first.span)
         if (published._tag === "Accepted") {
           held.shift()
-          first.resolve(accepted(first.event, first.span))
+          if (published.durable === undefined) first.resolve(accepted(first.event, first.span))
+          else void whenDurable(published.durable, first.event, first.span).then(first.resolve)
           continue
         }
         // deadlines grow along the line: the expired ones are at its head

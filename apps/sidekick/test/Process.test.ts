@@ -2,7 +2,7 @@
  * The service as an operator runs it: `npm start -- -c FILE`. Start-up refusals, and SIGTERM draining.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { makeReceiver } from "@sidekick/testing"
+import { hang, makeReceiver } from "@sidekick/testing"
 import { Effect } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtempSync, writeFileSync } from "node:fs"
@@ -131,5 +131,44 @@ describe("the sidekick process", () => {
       expect(yield* Effect.promise(() => r.exited)).toBe(0)
       expect(hook.count, r.output()).toBe(10)
       expect((r.output().match(/shutting down/g) ?? []).length).toBe(2)
+    }))
+
+  it.scopedLive("with a spool, kill -9 loses nothing: the next start delivers every event that got its 200", () =>
+    Effect.gen(function*() {
+      const dir = mkdtempSync(join(tmpdir(), "sidekick-spool-"))
+      const port = yield* freePort()
+      const env = { LISTENPORT: String(port), LISTENADDRESS: "127.0.0.1", DELIVERY_SPOOL_DIR: dir }
+      const rule = (i: number) => falcoEvent.replace(`"rule":"Terminal shell in container"`, `"rule":"event ${i}"`)
+      // the first process's webhook never answers
+      const down = yield* makeReceiver({ responses: [hang] })
+      // node itself (not the tsx wrapper, which cannot pass SIGKILL on): the process under test is killed
+      const spawnNode = (extra: Record<string, string>) => {
+        const child = spawn(process.execPath, ["--import", "tsx", "--conditions=@sidekick/source", main], {
+          cwd: root,
+          env: { PATH: process.env["PATH"] ?? "", HOME: process.env["HOME"] ?? "/tmp", ...env, ...extra },
+          stdio: ["ignore", "pipe", "pipe"]
+        })
+        let output = ""
+        child.stdout!.on("data", (c) => (output += c))
+        child.stderr!.on("data", (c) => (output += c))
+        return { child, output: () => output, exited: new Promise<number | null>((r) => child.on("exit", (code) => r(code))) }
+      }
+      const first = spawnNode({ WEBHOOK_ADDRESS: down.url })
+      yield* Effect.addFinalizer(() => Effect.sync(() => first.child.kill("SIGKILL")))
+      yield* waitUntil(() => first.output().includes("listening"), "the first process to listen")
+      const url = `http://127.0.0.1:${port}`
+      for (let i = 0; i < 20; i++) expect((yield* post(url, rule(i))).status).toBe(200)
+      first.child.kill("SIGKILL")
+      yield* Effect.promise(() => first.exited)
+
+      const up = yield* makeReceiver()
+      const second = spawnNode({ WEBHOOK_ADDRESS: up.url })
+      yield* Effect.addFinalizer(() => Effect.sync(() => second.child.kill("SIGKILL")))
+      yield* waitUntil(() => second.output().includes("listening"), "the second process to listen")
+      const delivered = yield* up.waitFor(20)
+      expect(delivered.map((r) => JSON.parse(r.body).rule)).toEqual(Array.from({ length: 20 }, (_, i) => `event ${i}`))
+      second.child.kill("SIGTERM")
+      expect(yield* Effect.promise(() => second.exited)).toBe(0)
+      expect(second.output()).not.toContain("draining")
     }))
 })

@@ -77,6 +77,14 @@ export const DeliveryConfig = section("delivery", {
     /** a full buffer holds the request this long before answering 503 (Falco's own output_timeout is 2 s) */
     maxwait: Field.duration("1s")
   },
+  spool: {
+    /** a directory: events are stored there before the 200, and survive a restart; "" = in memory */
+    dir: Field.string(""),
+    /** write: survives a crash of the process (kill -9, OOM); fsync: of the machine too (a PVC) */
+    durability: Field.literal(["write", "fsync"] as const, "write", { caseInsensitive: true }),
+    /** bytes on disk at most; when full, the oldest events go first (counted) */
+    maxbytes: Field.int(768 * 1024 * 1024, { min: 0 })
+  },
   shutdowntimeout: Field.duration("10s"),
   maxconcurrency: Field.int(64, { min: 1 })
 })

@@ -13,9 +13,11 @@
  * spool appends to its log with a synchronous write (group-committed), so `offer` can stay a plain call.
  */
 import { eventJson, type FalcoEvent, makeIngest } from "@sidekick/event"
+import type { SegmentLog } from "@sidekick/spool"
 import { Context, type Effect, Either, Layer, type Scope } from "effect"
 import type { NonEmptyReadonlyArray } from "effect/Array"
 import { makeMemoryBuffer } from "./internal/memoryBuffer.js"
+import { makeSpoolBuffer, type SpoolBufferOptions } from "./internal/spoolBuffer.js"
 import type { OverflowPolicy } from "./Output.js"
 
 /** One accepted event on its way to the outputs that want it. */
@@ -76,12 +78,25 @@ export interface BufferService {
   readonly offer: (envelope: Envelope, lanes: ReadonlyArray<LaneBuffer>) => ReadonlyArray<OfferOutcome>
   /** the next envelope id */
   readonly nextId: () => number
+  /**
+   * When the last `offer` is durable, for a store that syncs in groups (the spool with `fsync`
+   * durability: the 200 waits for it); undefined when it already is.
+   */
+  readonly durable: () => Promise<void> | undefined
+  /** be told when the store pushed out events that a lane had not taken (a full spool drops its oldest) */
+  readonly onOverflow: (listener: (lane: string, events: number) => void) => void
 }
+
+export type SpoolOpenError = SegmentLog.OpenError
+export type { SpoolBufferOptions }
 
 export class Buffer extends Context.Tag("@sidekick/delivery/Buffer")<Buffer, BufferService>() {
   /** in-process queues: fast, bounded by events and bytes (per lane, and `maxBytes` over all lanes), lost on restart */
   static readonly layerMemory = (options: { readonly maxBytes: number }): Layer.Layer<Buffer> =>
     Layer.sync(Buffer, () => makeMemoryBuffer(options))
+  /** the durable spool: one copy of each event on disk, a cursor per output, resumed after a restart */
+  static readonly layerSpool = (options: SpoolBufferOptions): Layer.Layer<Buffer, SpoolOpenError> =>
+    Layer.scoped(Buffer, makeSpoolBuffer(options))
 }
 
 // ---------------------------------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@
  */
 import { type FalcoEvent, rank } from "@sidekick/event"
 import { Metrics } from "@sidekick/telemetry"
-import { Clock, Context, Data, Duration, Effect, FiberRef, Layer, Scheduler, type Scope, type Tracer } from "effect"
+import { Clock, Context, Data, Duration, Effect, FiberRef, Layer, Runtime, Scheduler, type Scope, type Tracer } from "effect"
 import { Buffer, type Envelope } from "./Buffer.js"
 import { type DeadLetter, DeadLetters, type DeadLettersService } from "./DeadLetters.js"
 import { traceparentOf } from "./internal/attempt.js"
@@ -25,6 +25,11 @@ export interface DeliveryOptions extends DeliveryPolicy {
   readonly maxBytes: number
   /** on shutdown, how long queued events may take to leave */
   readonly shutdownTimeout: Duration.DurationInput
+  /**
+   * false with a durable buffer: nothing needs to leave before the process does (the next start resumes);
+   * in-flight attempts are given back, the store keeps them
+   */
+  readonly drainOnShutdown?: boolean
   /** workers of an output whose maxconcurrentrequests is 0 (unlimited) */
   readonly maxConcurrency: number
   readonly deadLetter: {
@@ -60,8 +65,13 @@ export class QueueFullError extends Data.TaggedError("QueueFullError")<{ readonl
   }
 }
 
-/** "accepted": queued for every output that wants it (minus counted drops); "full": refused, answer 503 */
-export type PublishResult = { readonly _tag: "Accepted" } | { readonly _tag: "Full"; readonly outputs: ReadonlyArray<string> }
+/**
+ * "accepted": queued for every output that wants it (minus counted drops), and stored durably once
+ * `durable` resolves (the spool with fsync durability; absent: already); "full": refused, answer 503
+ */
+export type PublishResult =
+  | { readonly _tag: "Accepted"; readonly durable?: Promise<void> | undefined }
+  | { readonly _tag: "Full"; readonly outputs: ReadonlyArray<string> }
 
 const accepted: PublishResult = { _tag: "Accepted" }
 
@@ -128,6 +138,7 @@ export const make = (
       metrics.deadLettersForwarded(from, forwarded)
     }
     const clock = yield* Effect.clock
+    const runLog = Runtime.runFork(yield* Effect.runtime<never>())
     const scheduler = options.scheduler ?? makeLaneScheduler()
     // no span at all when tracing is off (no OTEL_* exporter): even a no-op span is measurable per event
     const tracing = yield* FiberRef.get(FiberRef.currentTracerEnabled)
@@ -151,6 +162,15 @@ export const make = (
         })
       }))
     forwardTo = lanes.find((lane) => lane.output.name === options.deadLetter.output)
+    // a full spool dropped its oldest segment: what a lane had not read of it is lost to that output
+    buffer.onOverflow((name, events) => {
+      const lane = lanes.find((l) => l.output.name === name)
+      if (lane === undefined) return
+      lane.dropped("queue_full", events)
+      runLog(Effect.logError(`${events} events dropped (queue_full): the spool was full and dropped its oldest segment`).pipe(
+        Effect.annotateLogs("output", name)
+      ))
+    })
     let closing = false
 
     const status = () => lanes.map((lane) => lane.status())
@@ -182,6 +202,12 @@ export const make = (
     // Finalizers run in reverse: this one runs before the workers forked above are interrupted.
     yield* Effect.addFinalizer(() =>
       Effect.gen(function*() {
+        if (options.drainOnShutdown === false) {
+          closing = true
+          const kept = pending()
+          if (kept > 0) yield* Effect.logInfo(`${kept} events kept in the spool for the next start`)
+          return
+        }
         const waiting = pending()
         if (waiting > 0) yield* Effect.logInfo(`draining ${waiting} queued events`)
         const drained = yield* drain(options.shutdownTimeout)
@@ -234,7 +260,8 @@ export const make = (
       if (refusedBy !== undefined) {
         outcomes.forEach((outcome, i) => outcome === "full" && overflowed(wanting[i]!, [envelope]))
       }
-      return accepted
+      const durable = buffer.durable()
+      return durable === undefined ? accepted : { _tag: "Accepted", durable }
     }
 
     /** events a full buffer refused or pushed out, for an event that was accepted */
@@ -265,7 +292,9 @@ export const make = (
       publish: (event) =>
         Effect.flatMap(Effect.option(Effect.currentSpan), (span) => {
           const result = unsafePublish(event, span._tag === "Some" ? span.value : undefined)
-          return result._tag === "Accepted" ? Effect.void : Effect.fail(new QueueFullError({ outputs: result.outputs }))
+          if (result._tag === "Full") return Effect.fail(new QueueFullError({ outputs: result.outputs }))
+          const durable = result.durable
+          return durable === undefined ? Effect.void : Effect.promise(() => durable)
         }),
       outputs: outputs.map((o) => o.name),
       status,

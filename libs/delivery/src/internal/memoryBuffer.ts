@@ -165,6 +165,9 @@ export const makeMemoryBuffer = (options: { readonly maxBytes: number }): Buffer
         if (lane === undefined) throw new Error(`lane ${target.name} does not belong to this buffer`)
         return lane.offer(envelope)
       }),
-    nextId: () => ++id
+    nextId: () => ++id,
+    durable: () => undefined,
+    // evictions come back as offer outcomes: nothing overflows behind the Dispatcher's back
+    onOverflow: () => {}
   }
 }

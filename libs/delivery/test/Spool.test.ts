@@ -1,0 +1,152 @@
+import { describe, expect, it } from "@effect/vitest"
+import type { FalcoEvent } from "@sidekick/event"
+import { Metrics } from "@sidekick/telemetry"
+import { SegmentLog } from "@sidekick/spool"
+import { eventWith } from "@sidekick/testing"
+import { Duration, Effect, Exit, Layer, Queue, Scope } from "effect"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Buffer, DeadLetters, type DeliveryOptions, Dispatcher, Outputs, type SingleOutput, type SpoolBufferOptions } from "../src/index.js"
+import { options } from "./support.js"
+
+const ev = (rule: string): FalcoEvent => eventWith({ rule })
+
+const output = (name: string, send: SingleOutput["send"]): SingleOutput => ({
+  kind: "single",
+  name,
+  minimumPriority: 0,
+  testRuleBypass: true,
+  maxConcurrentRequests: 1,
+  send
+})
+
+const tempDir = Effect.acquireRelease(
+  Effect.sync(() => mkdtempSync(join(tmpdir(), "sidekick-spool-"))),
+  (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+)
+
+/** a Dispatcher on the spool in `dir`, in a scope of its own (closing it is a restart) */
+const start = (outputs: ReadonlyArray<SingleOutput>, spool: SpoolBufferOptions, opts: DeliveryOptions = options) =>
+  Effect.gen(function*() {
+    const scope = yield* Scope.make()
+    const layer = Dispatcher.layerWithStores(opts).pipe(
+      Layer.provide(Layer.succeed(Outputs, outputs)),
+      Layer.provide(Buffer.layerSpool(spool)),
+      Layer.provide(DeadLetters.layerMemory(100)),
+      Layer.provideMerge(Metrics.layer({ falcoEventLabels: [], defaultMetrics: false }))
+    )
+    const ctx = yield* Layer.buildWithScope(layer, scope)
+    return { d: ctx.pipe((c) => c.unsafeMap.get(Dispatcher.key) as Dispatcher["Type"]), scope }
+  })
+
+const fast: DeliveryOptions = { ...options, shutdownTimeout: "50 millis" }
+
+describe("Dispatcher on the spool", () => {
+  it.scopedLive("events accepted while an output is down are delivered after a restart, in order, once", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const spool: SpoolBufferOptions = { dir, durability: "write", maxBytes: 0 }
+      const first = yield* start([output("hook", () => Effect.never)], spool, fast)
+      for (const r of ["a", "b", "c", "d"]) expect(first.d.unsafePublish(ev(r), undefined)._tag).toBe("Accepted")
+      yield* Effect.sleep("20 millis")
+      expect(first.d.status()[0]).toMatchObject({ queued: 3, inFlight: 1 })
+      yield* Scope.close(first.scope, Exit.void)
+
+      const got = yield* Queue.unbounded<string>()
+      const second = yield* start([output("hook", (e) => Queue.offer(got, e.rule))], spool, fast)
+      expect([...(yield* Queue.takeBetween(got, 4, 4))]).toEqual(["a", "b", "c", "d"])
+      expect(yield* second.d.drain("2 seconds")).toBe(true)
+      yield* Scope.close(second.scope, Exit.void)
+
+      // every cursor is past them: nothing comes back a third time
+      const again = yield* Queue.unbounded<string>()
+      const third = yield* start([output("hook", (e) => Queue.offer(again, e.rule))], spool, fast)
+      yield* Effect.sleep("100 millis")
+      expect(yield* Queue.size(again)).toBe(0)
+      expect(third.d.status()[0]).toMatchObject({ queued: 0, inFlight: 0 })
+      yield* Scope.close(third.scope, Exit.void)
+    }))
+
+  it.scopedLive("one copy for every output: each resumes from its own cursor; a new output gets only what comes after it", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const spool: SpoolBufferOptions = { dir, durability: "fsync", maxBytes: 0 }
+      const fastOut = yield* Queue.unbounded<string>()
+      const first = yield* start([output("fast", (e) => Queue.offer(fastOut, e.rule)), output("slow", () => Effect.never)], spool, fast)
+      for (const r of ["a", "b", "c"]) {
+        const result = first.d.unsafePublish(ev(r), undefined)
+        expect(result._tag).toBe("Accepted")
+        // fsync durability: the answer waits for the group commit
+        if (result._tag === "Accepted") {
+          expect(result.durable).toBeDefined()
+          yield* Effect.promise(() => result.durable!)
+        }
+      }
+      expect([...(yield* Queue.takeBetween(fastOut, 3, 3))]).toEqual(["a", "b", "c"])
+      yield* Scope.close(first.scope, Exit.void)
+
+      const slowOut = yield* Queue.unbounded<string>()
+      const lateOut = yield* Queue.unbounded<string>()
+      const second = yield* start([
+        output("fast", (e) => (e.rule === "d" ? Effect.void : Effect.die(`${e.rule} was delivered already: not again`))),
+        output("slow", (e) => Queue.offer(slowOut, e.rule)),
+        output("late", (e) => Queue.offer(lateOut, e.rule))
+      ], spool, fast)
+      expect([...(yield* Queue.takeBetween(slowOut, 3, 3))]).toEqual(["a", "b", "c"])
+      second.d.unsafePublish(ev("d"), undefined)
+      expect(yield* Queue.take(lateOut)).toBe("d")
+      expect(yield* Queue.take(slowOut)).toBe("d")
+      yield* Effect.sleep("50 millis")
+      expect(second.d.status().map((s) => [s.name, s.delivered, s.dropped])).toEqual([
+        ["fast", 1, {}],
+        ["slow", 4, {}],
+        ["late", 1, {}]
+      ])
+      yield* Scope.close(second.scope, Exit.void)
+    }))
+
+  it.scopedLive("a full spool drops its oldest segment: a dead output counts its loss, the others keep going", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      // 64 KiB segments, 256 KiB at most: about 400 events of ~600 bytes
+      const spool: SpoolBufferOptions = { dir, durability: "write", maxBytes: 256 * 1024, segmentBytes: 64 * 1024 }
+      let delivered = 0
+      const { d, scope } = yield* start([
+        output("dead", () => Effect.never),
+        output("alive", () => Effect.sync(() => void delivered++))
+      ], spool, { ...fast, retry: { ...fast.retry, maxAge: Duration.hours(1) } })
+      for (let i = 0; i < 1000; i++) {
+        expect(d.unsafePublish(ev(`e${i}`), undefined)._tag).toBe("Accepted")
+        if (i % 50 === 0) yield* Effect.sleep("1 millis")
+      }
+      yield* Effect.sleep("200 millis")
+      expect(delivered).toBe(1000)
+      const dead = d.status()[0]!
+      expect(dead.dropped.queue_full).toBeGreaterThan(0)
+      // what it lost plus what it still holds is everything it was offered
+      expect(dead.dropped.queue_full! + dead.queued + dead.inFlight).toBe(1000)
+      yield* Scope.close(scope, Exit.void)
+    }))
+
+  it.scopedLive("an output that gets none of the events does not hold the spool back", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const spool: SpoolBufferOptions = { dir, durability: "write", maxBytes: 256 * 1024, segmentBytes: 64 * 1024 }
+      let delivered = 0
+      const idle: SingleOutput = { ...output("critical-only", () => Effect.void), minimumPriority: 8, testRuleBypass: false }
+      const { d, scope } = yield* start([idle, output("busy", () => Effect.sync(() => void delivered++))], spool, fast)
+      for (let i = 0; i < 1000; i++) {
+        d.unsafePublish(ev(`e${i}`), undefined)
+        if (i % 20 === 0) yield* Effect.sleep("1 millis")
+      }
+      yield* Effect.sleep("200 millis")
+      expect(delivered).toBe(1000)
+      expect(d.status().map((s) => s.dropped)).toEqual([{}, {}])
+      yield* Scope.close(scope, Exit.void)
+      // the idle output's cursor followed the log's end, so segments were reclaimed as the busy one went
+      const log = yield* SegmentLog.open({ dir, durability: "write" })
+      expect(log.cursors().get("critical-only")).toBe(log.nextSeq())
+      expect(log.firstSeq()).toBeGreaterThan(1)
+    }))
+})
