@@ -8,7 +8,9 @@
 // requests per second in all, which shows whether a rate is sustained (no 503, the sink keeps up).
 import autocannon from "autocannon"
 import { fork } from "node:child_process"
-import { readdirSync, readFileSync } from "node:fs"
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url))
@@ -113,6 +115,18 @@ none.child.kill("SIGTERM")
 const one = await start(app, [], { ...common, LISTENPORT: "2898", WEBHOOK_ADDRESS: `${sink}/webhook`, WEBHOOK_MAXCONCURRENTREQUESTS: "32" }, "listening")
 results.push({ ...(await measure("sidekick, 1 webhook output", "http://127.0.0.1:2898/")), rss: peakRss(one.child.pid) })
 one.child.kill("SIGTERM")
+
+const spoolDir = mkdtempSync(join(tmpdir(), "sidekick-bench-spool-"))
+process.on("exit", () => rmSync(spoolDir, { recursive: true, force: true }))
+const spooled = await start(app, [], {
+  ...common,
+  LISTENPORT: "2890",
+  WEBHOOK_ADDRESS: `${sink}/webhook`,
+  WEBHOOK_MAXCONCURRENTREQUESTS: "32",
+  DELIVERY_SPOOL_DIR: spoolDir
+}, "listening")
+results.push({ ...(await measure("sidekick, 1 webhook, spool (write)", "http://127.0.0.1:2890/")), rss: peakRss(spooled.child.pid) })
+spooled.child.kill("SIGTERM")
 
 const two = await start(app, [], {
   ...common,
