@@ -98,14 +98,22 @@ export const makeSpoolBuffer = (options: SpoolBufferOptions): Effect.Effect<Buff
       cacheBytes -= entry.bytes
     }
 
-    /** the envelope of a seq: from the cache, else decoded from the log (undefined: gone or unreadable) */
-    const envelopeAt = (seq: number): Envelope | undefined => {
+    /**
+     * The envelope of a seq: from the cache, else decoded from the log (undefined: gone or unreadable).
+     * A lane reading its backlog reads ahead: one read of 64 records serves its next misses.
+     */
+    const envelopeAt = (seq: number, ahead: Map<number, Uint8Array>): Envelope | undefined => {
       const cached = cache.get(seq)
       if (cached !== undefined) return cached.envelope
-      const records = Either.getOrElse(log.read(seq, 1), () => [])
-      const record = records[0]
-      if (record === undefined || record.seq !== seq) return undefined
-      const text = decoder.decode(record.payload)
+      let payload = ahead.get(seq)
+      if (payload === undefined) {
+        ahead.clear()
+        for (const r of Either.getOrElse(log.read(seq, 64), () => [])) ahead.set(r.seq, r.payload)
+        payload = ahead.get(seq)
+        if (payload === undefined) return undefined
+      }
+      ahead.delete(seq)
+      const text = decoder.decode(payload)
       return Either.getOrUndefined(decodeEnvelope(text.slice(text.indexOf("\n") + 1)))?.envelope
     }
 
@@ -115,6 +123,7 @@ export const makeSpoolBuffer = (options: SpoolBufferOptions): Effect.Effect<Buff
       let bytes = 0
       const taken = new Set<number>()
       const returned: Array<Envelope> = []
+      const ahead = new Map<number, Uint8Array>()
       const waiters: Array<() => void> = []
       const wake = () => waiters.shift()?.()
       const size = () => unread.length + returned.length
@@ -149,7 +158,7 @@ export const makeSpoolBuffer = (options: SpoolBufferOptions): Effect.Effect<Buff
           while (out.length < max && returned.length > 0 && (fits === undefined || fits(returned[0]!))) out.push(returned.shift()!)
           while (out.length < max && unread.length > 0) {
             const seq = unread.peek()!
-            const envelope = envelopeAt(seq)
+            const envelope = envelopeAt(seq, ahead)
             if (envelope === undefined) {
               readOne() // dropped with its segment, or unreadable: nothing to deliver
               continue
