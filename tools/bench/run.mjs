@@ -101,7 +101,7 @@ const results = []
 const bare = await start(here("./bare-server.mjs"), [], { PORT: "2899" })
 results.push(await measure("bare node:http+JSON.parse (ceiling)", "http://127.0.0.1:2899/"))
 bare.child.kill()
-const relay = await start(here("./bare-relay.mjs"), [], { PORT: "2894", TARGET: `${sink}/webhook` })
+const relay = await start(here("./bare-server.mjs"), [], { PORT: "2894", TARGET: `${sink}/webhook` })
 results.push(await measure("bare relay to the sink (keep-alive)", "http://127.0.0.1:2894/"))
 relay.child.kill()
 
