@@ -5,7 +5,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { hang, makeReceiver } from "@sidekick/testing"
 import { Effect } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
-import { mkdtempSync, writeFileSync } from "node:fs"
+import { mkdtempSync, readdirSync, writeFileSync } from "node:fs"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -170,5 +170,20 @@ describe("the sidekick process", () => {
       second.child.kill("SIGTERM")
       expect(yield* Effect.promise(() => second.exited)).toBe(0)
       expect(second.output()).not.toContain("draining")
+    }))
+
+  it.scopedLive("processes: 2 with a spool: each process has its own directory", () =>
+    Effect.gen(function*() {
+      const dir = mkdtempSync(join(tmpdir(), "sidekick-spool-"))
+      const hook = yield* makeReceiver()
+      const port = yield* freePort()
+      const r = run([], { PROCESSES: "2", LISTENPORT: String(port), LISTENADDRESS: "127.0.0.1", WEBHOOK_ADDRESS: hook.url, DELIVERY_SPOOL_DIR: dir })
+      yield* Effect.addFinalizer(() => Effect.sync(() => r.child.kill("SIGKILL")))
+      yield* waitUntil(() => (r.output().match(/listening/g) ?? []).length === 2, "both processes to listen")
+      for (let i = 0; i < 4; i++) expect((yield* post(`http://127.0.0.1:${port}`, falcoEvent)).status).toBe(200)
+      yield* hook.waitFor(4)
+      expect(readdirSync(dir).sort()).toEqual(["process-0", "process-1"])
+      r.child.kill("SIGTERM")
+      expect(yield* Effect.promise(() => r.exited)).toBe(0)
     }))
 })
