@@ -82,16 +82,30 @@ const tlsServerOptions = (g: AppConfig["global"], overrides: AppOverrides) =>
     return { tls, ...plain }
   })
 
-/** The durable spool when `delivery.spool.dir` is set (one directory per process), else memory. */
-const bufferLayer = (config: AppConfig): Layer.Layer<Buffer, StartupError> => {
-  const spool = config.spool
-  if (spool === undefined) return Buffer.layerMemory({ maxBytes: config.delivery.maxBytes })
-  // processes of a cluster never share a spool: each has its own directory, the same across restarts
+/** this process's spool directory: processes of a cluster never share one, and keep theirs across restarts */
+const spoolDir = (spool: NonNullable<AppConfig["spool"]>) => {
   const index = process.env["SIDEKICK_PROCESS_INDEX"]
-  const dir = index === undefined ? spool.dir : join(spool.dir, `process-${index}`)
-  return Buffer.layerSpool({ dir, durability: spool.durability, maxBytes: spool.maxBytes }).pipe(
-    Layer.mapError((e) => new StartupError({ message: `delivery.spool.dir (DELIVERY_SPOOL_DIR) = "${dir}": cannot open the spool: ${e.message}` }))
+  return index === undefined ? spool.dir : join(spool.dir, `process-${index}`)
+}
+
+const cannotOpen = (dir: string, what: string) => (e: { readonly message: string }) =>
+  new StartupError({ message: `delivery.spool.dir (DELIVERY_SPOOL_DIR) = "${dir}": cannot open the ${what}: ${e.message}` })
+
+/** The durable spool when `delivery.spool.dir` is set, else memory. */
+const bufferLayer = (config: AppConfig): Layer.Layer<Buffer, StartupError> => {
+  if (config.spool === undefined) return Buffer.layerMemory({ maxBytes: config.delivery.maxBytes })
+  const dir = spoolDir(config.spool)
+  return Buffer.layerSpool({ dir, durability: config.spool.durability, maxBytes: config.spool.maxBytes }).pipe(
+    Layer.mapError(cannotOpen(dir, "spool"))
   )
+}
+
+/** Dead letters beside the spool (they survive a restart), else in memory. */
+const deadLettersLayer = (config: AppConfig): Layer.Layer<DeadLetters, StartupError> => {
+  const maxEntries = config.delivery.deadLetter.maxEntries
+  if (config.spool === undefined) return DeadLetters.layerMemory(maxEntries)
+  const dir = join(spoolDir(config.spool), "deadletters")
+  return DeadLetters.layerSpool({ dir, maxEntries }).pipe(Layer.mapError(cannotOpen(dir, "dead letters")))
 }
 
 /** One layer per enabled output, then the Outputs list in registry order. */
@@ -122,7 +136,7 @@ export const appLayer = (config: AppConfig, overrides: AppOverrides = {}) =>
       const metrics = Metrics.layer({ falcoEventLabels: labels.names, defaultMetrics: overrides.defaultMetrics ?? true })
       const core = Dispatcher.layerWithStores(config.delivery).pipe(
         Layer.provide(bufferLayer(config)),
-        Layer.provide(DeadLetters.layerMemory(config.delivery.deadLetter.maxEntries)),
+        Layer.provide(deadLettersLayer(config)),
         Layer.provide(outputsLayer(config)),
         Layer.provide(HttpTransport.layer(tlsFiles(g))),
         Layer.provide(GlobalFieldKeys.layer({

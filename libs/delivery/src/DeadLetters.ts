@@ -5,11 +5,13 @@
  * was lost and put it back (`replay`) once the cause is fixed. Events lost at shutdown are not here:
  * the process is going away with them.
  *
- * `layerMemory` keeps the newest `maxEntries` in a ring (the oldest is forgotten, counted); the durable
- * spool will keep them on disk behind the same service.
+ * `layerMemory` keeps the newest `maxEntries` in a ring (the oldest is forgotten, counted); `layerSpool`
+ * keeps them on disk beside the durable spool, so they survive a restart.
  */
+import type { SegmentLog } from "@sidekick/spool"
 import { Context, Layer } from "effect"
 import type { Envelope } from "./Buffer.js"
+import { makeSpoolDeadLetters } from "./internal/spoolDeadLetters.js"
 
 /** why an event became a dead letter (the `reason` of `sidekick_output_dropped_total`) */
 export type DeadLetterReason = "queue_full" | "retries_exhausted" | "max_age" | "rejected" | "defect"
@@ -48,6 +50,10 @@ export class DeadLetters extends Context.Tag("@sidekick/delivery/DeadLetters")<D
   /** the newest `maxEntries` in memory */
   static readonly layerMemory = (maxEntries: number): Layer.Layer<DeadLetters> =>
     Layer.sync(DeadLetters, () => makeMemory(maxEntries))
+  /** on disk in `dir` (beside the spool), the newest `maxEntries` listed; they survive a restart */
+  static readonly layerSpool = (
+    options: { readonly dir: string; readonly maxEntries: number }
+  ): Layer.Layer<DeadLetters, SegmentLog.OpenError> => Layer.scoped(DeadLetters, makeSpoolDeadLetters(options))
 }
 
 export const makeMemory = (maxEntries: number): DeadLettersService => {

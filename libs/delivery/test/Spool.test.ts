@@ -150,3 +150,46 @@ describe("Dispatcher on the spool", () => {
       expect(log.firstSeq()).toBeGreaterThan(1)
     }))
 })
+
+describe("dead letters beside the spool", () => {
+  const letter = (id: number, output: string) => ({
+    output,
+    reason: "rejected" as const,
+    at: 1_700_000_000_000 + id,
+    error: `status 400 (${id})`,
+    status: 400,
+    attempts: 1,
+    envelope: { id, event: ev(`r${id}`), traceparent: undefined, acceptedAt: 1_700_000_000_000 }
+  })
+  const open = (dir: string, maxEntries: number) =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const ctx = yield* Layer.buildWithScope(DeadLetters.layerSpool({ dir, maxEntries }), scope)
+      return { store: ctx.pipe((c) => c.unsafeMap.get(DeadLetters.key) as DeadLetters["Type"]), scope }
+    })
+
+  it.scopedLive("survive a restart; what was replayed does not come back; only the newest maxEntries are kept", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const first = yield* open(dir, 3)
+      first.store.add([letter(1, "slack"), letter(2, "webhook"), letter(3, "slack"), letter(4, "slack")])
+      expect(first.store.list({ limit: 10 }).map((l) => l.envelope.event.rule)).toEqual(["r4", "r3", "r2"])
+      expect(first.store.forgotten()).toBe(1)
+      yield* Scope.close(first.scope, Exit.void)
+
+      const second = yield* open(dir, 3)
+      const listed = second.store.list({ limit: 10 })
+      expect(listed.map((l) => [l.output, l.envelope.event.rule, l.error, l.status, l.attempts])).toEqual([
+        ["slack", "r4", "status 400 (4)", 400, 1],
+        ["slack", "r3", "status 400 (3)", 400, 1],
+        ["webhook", "r2", "status 400 (2)", 400, 1]
+      ])
+      expect(listed[0]!.envelope.event.timeUnixNanos).toBe(ev("r4").timeUnixNanos)
+      expect(second.store.take("slack").map((l) => l.envelope.event.rule)).toEqual(["r3", "r4"])
+      yield* Scope.close(second.scope, Exit.void)
+
+      const third = yield* open(dir, 3)
+      expect(third.store.list({ limit: 10 }).map((l) => l.envelope.event.rule)).toEqual(["r2"])
+      yield* Scope.close(third.scope, Exit.void)
+    }))
+})
