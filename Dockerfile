@@ -51,7 +51,8 @@ RUN --mount=type=cache,target=/root/.npm \
 FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production \
     LISTENPORT=2801 \
-    SPOOL_DIRECTORY=/var/lib/sidekick/spool
+    DELIVERY_SPOOL_DIR=/var/lib/sidekick/spool \
+    NODE_OPTIONS="--max-old-space-size=192 --max-semi-space-size=8"
 # The package managers are not needed at runtime (and npm would try to write to $HOME).
 RUN rm -rf /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/corepack \
            /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack \

@@ -51,6 +51,7 @@ const schema = {
     podSecurityContext: ref("podSecurityContext"),
     securityContext: ref("securityContext"),
     resources: ref("resources"),
+    nodeOptions: str,
     livenessProbe: ref("probe"),
     readinessProbe: ref("probe"),
     terminationGracePeriodSeconds: { type: "integer", minimum: 0 },

@@ -160,7 +160,7 @@ describe("defaults", () => {
     for (const [k, v] of Object.entries(selector)) assert.equal(deploy.spec.template.metadata.labels[k], v);
   });
 
-  test("spool emptyDir at /var/lib/sidekick and /tmp, SPOOL_DIRECTORY set", () => {
+  test("spool emptyDir at /var/lib/sidekick and /tmp, heap bounded by NODE_OPTIONS", () => {
     const deploy = find(docs, "Deployment", "sidekick");
     const pod = deploy.spec.template.spec;
     const c = container(deploy, "sidekick");
@@ -169,8 +169,8 @@ describe("defaults", () => {
     assert.ok(volumes[mounts["/var/lib/sidekick"]].emptyDir, "spool is an emptyDir");
     assert.ok(volumes[mounts["/tmp"]].emptyDir, "/tmp is an emptyDir");
     const env = Object.fromEntries(c.env.map((e) => [e.name, e.value]));
-    assert.equal(env.SPOOL_DIRECTORY, "/var/lib/sidekick/spool");
     assert.equal(env.LISTENPORT, "2801");
+    assert.equal(env.NODE_OPTIONS, "--max-old-space-size=192 --max-semi-space-size=8");
   });
 
   test("config is carried in a Secret exported with envFrom", () => {
@@ -180,6 +180,8 @@ describe("defaults", () => {
     const secret = find(docs, "Secret", "sidekick");
     assert.equal(secret.type, "Opaque");
     assert.ok(deploy.spec.template.metadata.annotations["checksum/config"], "checksum annotation");
+    // the durable spool is on by default, on the emptyDir (or the PVC)
+    assert.equal(unb64(secret.data.DELIVERY_SPOOL_DIR), "/var/lib/sidekick/spool");
   });
 
   test("helm test pod uses the hardened settings", () => {

@@ -65,7 +65,15 @@ const bare = await run("bare node:http (baseline)", here("./bare-server.mjs"), {
 const side = await run(
   "sidekick, webhook hung",
   here("../../apps/sidekick/dist/main.mjs"),
-  { LISTENADDRESS: "127.0.0.1", LISTENPORT: "2892", OTEL_SDK_DISABLED: "true", WEBHOOK_ADDRESS: hungUrl, WEBHOOK_MAXCONCURRENTREQUESTS: "32" },
+  {
+    LISTENADDRESS: "127.0.0.1",
+    LISTENPORT: "2892",
+    OTEL_SDK_DISABLED: "true",
+    WEBHOOK_ADDRESS: hungUrl,
+    WEBHOOK_MAXCONCURRENTREQUESTS: "32",
+    // the heap bounds the chart and the image run Sidekick with
+    NODE_OPTIONS: "--max-old-space-size=192 --max-semi-space-size=8"
+  },
   "http://127.0.0.1:2892/"
 )
 console.log(`peak RSS: sidekick ${(side / bare).toFixed(1)} x the bare server's`)
