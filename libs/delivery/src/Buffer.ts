@@ -72,6 +72,11 @@ export interface LaneOptions {
 }
 
 export interface BufferService {
+  /**
+   * true for a store that outlives the process (the spool): it takes every event while it has disk, so
+   * the Dispatcher itself pushes back when a live output falls behind (see `Dispatcher.unsafePublish`)
+   */
+  readonly persistent: boolean
   /** the buffer of one output's lane, for as long as the scope lives */
   readonly lane: (name: string, options: LaneOptions) => Effect.Effect<LaneBuffer, never, Scope.Scope>
   /** store one event for these lanes; one outcome per lane, in their order */

@@ -230,6 +230,13 @@ export const make = (
         wanting.push(lane)
         // reject: an output with a full queue refuses the event for every output (the sender gets a 503)
         if (lane.policy.overflow === "reject" && !lane.buffer.hasRoom()) (refusedBy ??= []).push(lane.output.name)
+        // The spool takes an outage's backlog (an output whose circuit is open), but an output that is up and
+        // more than queuecapacity behind pushes back on the sender (held, then 503): measured in a closed
+        // loop, a spool that took everything let ingest starve the lanes, which then read their backlog
+        // back from disk — 44 % of the relay's deliveries instead of 80 % in memory.
+        else if (buffer.persistent && lane.buffer.size() >= lane.policy.queueCapacity && lane.healthy()) {
+          (refusedBy ??= []).push(lane.output.name)
+        }
       }
       if (refusedBy) return { _tag: "Full", outputs: refusedBy }
       if (wanting.length === 0) return accepted

@@ -7,7 +7,16 @@ import { Duration, Effect, Exit, Layer, Queue, Scope } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Buffer, DeadLetters, type DeliveryOptions, Dispatcher, Outputs, type SingleOutput, type SpoolBufferOptions } from "../src/index.js"
+import {
+  Buffer,
+  DeadLetters,
+  type DeliveryOptions,
+  Dispatcher,
+  OutputError,
+  Outputs,
+  type SingleOutput,
+  type SpoolBufferOptions
+} from "../src/index.js"
 import { options } from "./support.js"
 
 const ev = (rule: string): FalcoEvent => eventWith({ rule })
@@ -40,7 +49,8 @@ const start = (outputs: ReadonlyArray<SingleOutput>, spool: SpoolBufferOptions, 
     return { d: ctx.pipe((c) => c.unsafeMap.get(Dispatcher.key) as Dispatcher["Type"]), scope }
   })
 
-const fast: DeliveryOptions = { ...options, shutdownTimeout: "50 millis" }
+// with the spool, queuecapacity is how far behind a live output may fall before the sender is pushed back
+const fast: DeliveryOptions = { ...options, queueCapacity: 100_000, shutdownTimeout: "50 millis" }
 
 describe("Dispatcher on the spool", () => {
   it.scopedLive("events accepted while an output is down are delivered after a restart, in order, once", () =>
@@ -127,6 +137,31 @@ describe("Dispatcher on the spool", () => {
       // what it lost plus what it still holds is everything it was offered
       expect(dead.dropped.queue_full! + dead.queued + dead.inFlight).toBe(1000)
       yield* Scope.close(scope, Exit.void)
+    }))
+
+  it.scopedLive("a live output more than queuecapacity behind pushes back on the sender; a down one does not", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const spool: SpoolBufferOptions = { dir, durability: "write", maxBytes: 0 }
+      // slow: up, one event per 50 ms; down: fails at once, and its circuit opens after 2 failures
+      const slow = output("slow", () => Effect.sleep("50 millis"))
+      const opts: DeliveryOptions = { ...fast, queueCapacity: 5, circuitBreaker: { failures: 2, resetAfter: "1 minute" } }
+      const a = yield* start([slow], spool, opts)
+      const results = Array.from({ length: 10 }, (_, i) => a.d.unsafePublish(ev(`s${i}`), undefined)._tag)
+      // nothing ran yet: five wait, and the sixth finds the live output five behind
+      expect(results).toEqual([...Array(5).fill("Accepted"), ...Array(5).fill("Full")])
+      yield* Scope.close(a.scope, Exit.void)
+
+      const dir2 = yield* tempDir
+      const down = output("down", () => Effect.fail(new OutputError({ output: "down", reason: "Status", status: 503, message: "down" })))
+      const b = yield* start([down], { ...spool, dir: dir2 }, opts)
+      b.d.unsafePublish(ev("first"), undefined)
+      yield* Effect.sleep("400 millis") // two failures: the circuit is open
+      expect(b.d.status()[0]!.circuit).toBe("Open")
+      const outage = Array.from({ length: 50 }, (_, i) => b.d.unsafePublish(ev(`o${i}`), undefined)._tag)
+      expect(outage.every((r) => r === "Accepted")).toBe(true)
+      expect(b.d.status()[0]!.queued).toBeGreaterThanOrEqual(50)
+      yield* Scope.close(b.scope, Exit.void)
     }))
 
   it.scopedLive("an output that gets none of the events does not hold the spool back", () =>

@@ -67,6 +67,8 @@ export interface Lane {
   readonly pending: () => number
   readonly status: () => OutputStatus
   readonly countShutdownDrops: () => void
+  /** the output is keeping up as far as it can tell: its circuit is closed */
+  readonly healthy: () => boolean
 }
 
 export interface LaneOptions {
@@ -261,6 +263,7 @@ export const makeLane = (o: LaneOptions): Effect.Effect<Lane, never, Scope.Scope
         circuit: breaker.unsafeState(),
         lastError
       }),
+      healthy: () => breaker.unsafeState() === "Closed",
       countShutdownDrops: () => {
         const lost = buffer.size() + buffer.inFlight()
         if (lost > 0) dropped("shutdown", lost)

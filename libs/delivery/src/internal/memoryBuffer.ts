@@ -153,6 +153,7 @@ export const makeMemoryBuffer = (options: { readonly maxBytes: number }): Buffer
   // the lanes this buffer made, by their public face: `offer` is the buffer's, not the lane's
   const lanes = new WeakMap<LaneBuffer, MemoryLane>()
   return {
+    persistent: false,
     lane: (name, laneOptions) =>
       Effect.sync(() => {
         const lane = makeLane(name, laneOptions, shared)

@@ -212,6 +212,7 @@ export const makeSpoolBuffer = (options: SpoolBufferOptions): Effect.Effect<Buff
     }
 
     return {
+      persistent: true,
       lane: (name, laneOptions) =>
         Effect.sync(() => {
           const lane = makeLane(name, laneOptions)
