@@ -91,8 +91,13 @@ const spoolDir = (spool: NonNullable<AppConfig["spool"]>) => {
 const cannotOpen = (dir: string, what: string) => (e: { readonly message: string }) =>
   new StartupError({ message: `delivery.spool.dir (DELIVERY_SPOOL_DIR) = "${dir}": cannot open the ${what}: ${e.message}` })
 
-/** The durable spool when `delivery.spool.dir` is set, else memory. */
+/** The durable spool when `delivery.spool.dir` is set, JetStream when `delivery.spool.nats.url` is, else memory. */
 const bufferLayer = (config: AppConfig): Layer.Layer<Buffer, StartupError> => {
+  if (config.jetstream !== undefined) {
+    return Buffer.layerJetStream(config.jetstream).pipe(
+      Layer.mapError((e) => new StartupError({ message: `delivery.spool.nats.url (DELIVERY_SPOOL_NATS_URL): ${e.message}` }))
+    )
+  }
   if (config.spool === undefined) return Buffer.layerMemory({ maxBytes: config.delivery.maxBytes })
   const dir = spoolDir(config.spool)
   return Buffer.layerSpool({ dir, durability: config.spool.durability, maxBytes: config.spool.maxBytes }).pipe(

@@ -83,7 +83,22 @@ export const DeliveryConfig = section("delivery", {
     /** write: survives a crash of the process (kill -9, OOM); fsync: of the machine too (a PVC) */
     durability: Field.literal(["write", "fsync"] as const, "write", { caseInsensitive: true }),
     /** bytes on disk at most; when full, the oldest events go first (counted) */
-    maxbytes: Field.int(768 * 1024 * 1024, { min: 0 })
+    maxbytes: Field.int(768 * 1024 * 1024, { min: 0 }),
+    /** the spool on NATS JetStream, shared by several replicas (instead of `dir`) */
+    nats: {
+      /** nats://host:4222 (several comma-separated); "" = not used */
+      url: Field.string(""),
+      stream: Field.string("sidekick"),
+      subject: Field.string("sidekick.events"),
+      replicas: Field.int(1, { min: 1, max: 5 }),
+      /** bytes the stream keeps at most (0 = the server's limit) */
+      maxbytes: Field.int(0, { min: 0 }),
+      user: Field.string(""),
+      password: Field.secret(),
+      token: Field.secret(),
+      /** CA file to verify the server's TLS certificate with */
+      cafile: Field.string("")
+    }
   },
   shutdowntimeout: Field.duration("10s"),
   maxconcurrency: Field.int(64, { min: 1 })

@@ -16,6 +16,7 @@ import { eventJson, type FalcoEvent, makeIngest } from "@sidekick/event"
 import type { SegmentLog } from "@sidekick/spool"
 import { Context, type Effect, Either, Layer, type Scope } from "effect"
 import type { NonEmptyReadonlyArray } from "effect/Array"
+import { type JetStreamBufferOptions, type JetStreamError, makeJetStreamBuffer } from "./internal/jetstreamBuffer.js"
 import { makeMemoryBuffer } from "./internal/memoryBuffer.js"
 import { makeSpoolBuffer, type SpoolBufferOptions } from "./internal/spoolBuffer.js"
 import type { OverflowPolicy } from "./Output.js"
@@ -102,6 +103,12 @@ export class Buffer extends Context.Tag("@sidekick/delivery/Buffer")<Buffer, Buf
   /** the durable spool: one copy of each event on disk, a cursor per output, resumed after a restart */
   static readonly layerSpool = (options: SpoolBufferOptions): Layer.Layer<Buffer, SpoolOpenError> =>
     Layer.scoped(Buffer, makeSpoolBuffer(options))
+  /**
+   * NATS JetStream, shared by several replicas: events packed into messages on one stream, a durable pull
+   * consumer per output that every replica binds to (each pack goes to one replica per output)
+   */
+  static readonly layerJetStream = (options: JetStreamBufferOptions): Layer.Layer<Buffer, JetStreamError> =>
+    Layer.scoped(Buffer, makeJetStreamBuffer(options))
 }
 
 // ---------------------------------------------------------------------------------------------------------------------

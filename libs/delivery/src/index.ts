@@ -1,4 +1,5 @@
 export * from "./Buffer.js"
+export { type JetStreamBufferOptions, JetStreamConnectError, type JetStreamError, JetStreamSetupError } from "./internal/jetstreamBuffer.js"
 export * as CircuitBreaker from "./CircuitBreaker.js"
 export * from "./DeadLetters.js"
 export * from "./Dispatcher.js"
