@@ -52,7 +52,7 @@ FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production \
     LISTENPORT=2801 \
     DELIVERY_SPOOL_DIR=/var/lib/sidekick/spool \
-    NODE_OPTIONS="--max-old-space-size=192 --max-semi-space-size=8"
+    NODE_OPTIONS="--max-old-space-size=192"
 # The package managers are not needed at runtime (and npm would try to write to $HOME).
 RUN rm -rf /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/corepack \
            /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack \

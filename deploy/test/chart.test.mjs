@@ -170,7 +170,7 @@ describe("defaults", () => {
     assert.ok(volumes[mounts["/tmp"]].emptyDir, "/tmp is an emptyDir");
     const env = Object.fromEntries(c.env.map((e) => [e.name, e.value]));
     assert.equal(env.LISTENPORT, "2801");
-    assert.equal(env.NODE_OPTIONS, "--max-old-space-size=192 --max-semi-space-size=8");
+    assert.equal(env.NODE_OPTIONS, "--max-old-space-size=192");
   });
 
   test("config is carried in a Secret exported with envFrom", () => {

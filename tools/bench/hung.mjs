@@ -72,7 +72,7 @@ const side = await run(
     WEBHOOK_ADDRESS: hungUrl,
     WEBHOOK_MAXCONCURRENTREQUESTS: "32",
     // the heap bounds the chart and the image run Sidekick with
-    NODE_OPTIONS: "--max-old-space-size=192 --max-semi-space-size=8"
+    NODE_OPTIONS: "--max-old-space-size=192"
   },
   "http://127.0.0.1:2892/"
 )

@@ -106,8 +106,13 @@ results.push(await measure("bare relay to the sink (keep-alive)", "http://127.0.
 relay.child.kill()
 
 const app = here("../../apps/sidekick/dist/main.mjs")
-// the heap bounds the chart and the image run Sidekick with (values.yaml `nodeOptions`)
-const common = { LISTENADDRESS: "127.0.0.1", OTEL_SDK_DISABLED: "true", NODE_OPTIONS: "--max-old-space-size=192 --max-semi-space-size=8" }
+// the heap bounds the chart and the image run Sidekick with (values.yaml `nodeOptions`); SIDEKICK_NODE_OPTIONS
+// measures others
+const common = {
+  LISTENADDRESS: "127.0.0.1",
+  OTEL_SDK_DISABLED: "true",
+  NODE_OPTIONS: process.env.SIDEKICK_NODE_OPTIONS ?? "--max-old-space-size=192"
+}
 
 const none = await start(app, [], { ...common, LISTENPORT: "2896" }, "listening")
 results.push({ ...(await measure("sidekick, no output (ingest only)", "http://127.0.0.1:2896/")), rss: peakRss(none.child.pid) })
