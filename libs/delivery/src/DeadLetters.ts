@@ -11,6 +11,7 @@
 import type { SegmentLog } from "@sidekick/spool"
 import { Context, Layer } from "effect"
 import type { Envelope } from "./Buffer.js"
+import { newestFirst } from "./internal/newestFirst.js"
 import { makeSpoolDeadLetters } from "./internal/spoolDeadLetters.js"
 
 /** why an event became a dead letter (the `reason` of `sidekick_output_dropped_total`) */
@@ -70,14 +71,7 @@ export const makeMemory = (maxEntries: number): DeadLettersService => {
         forgotten += over
       }
     },
-    list: ({ limit, output }) => {
-      const out: Array<DeadLetter> = []
-      for (let i = letters.length - 1; i >= 0 && out.length < limit; i--) {
-        const letter = letters[i]!
-        if (output === undefined || letter.output === output) out.push(letter)
-      }
-      return out
-    },
+    list: (options) => newestFirst(letters, options),
     take: (output) => {
       const taken = letters.filter((l) => l.output === output)
       letters = letters.filter((l) => l.output !== output)

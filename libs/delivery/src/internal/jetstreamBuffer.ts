@@ -49,6 +49,7 @@ import {
 } from "nats"
 import { randomUUID } from "node:crypto"
 import { type BufferService, decodeEnvelope, encodeEnvelope, type Envelope, type LaneBuffer, type OfferOutcome } from "../Buffer.js"
+import { makeWaiters } from "./waiters.js"
 
 export interface JetStreamBufferOptions {
   /** e.g. nats://127.0.0.1:4222 (several, comma-separated, for a cluster) */
@@ -300,9 +301,9 @@ export const makeJetStreamBuffer = (
         let bytes = 0
         const taken = new Map<Envelope, Held>()
         const heldPacks = new Set<Held>()
-        const waiters: Array<() => void> = []
         let room: (() => void) | undefined
-        const wake = () => waiters.shift()?.()
+        // `size` is defined below, and read only when a worker waits: by then it is
+        const { wait: awaitEvents, wake } = makeWaiters(() => size() > 0)
         let closed = false
 
         const settle = (held: Held) => {
@@ -413,15 +414,7 @@ export const makeJetStreamBuffer = (
             if (waiting.length > 0) wake()
             return out
           },
-          awaitEvents: Effect.async<void>((resume) => {
-            if (size() > 0) return resume(Effect.void)
-            const waiter = () => resume(Effect.void)
-            waiters.push(waiter)
-            return Effect.sync(() => {
-              const i = waiters.indexOf(waiter)
-              if (i !== -1) waiters.splice(i, 1)
-            })
-          }),
+          awaitEvents,
           ack: (envelopes) => {
             for (const e of envelopes) {
               const held = taken.get(e)

@@ -10,6 +10,7 @@ import { eventJson } from "@sidekick/event"
 import { Effect } from "effect"
 import type { NonEmptyReadonlyArray } from "effect/Array"
 import type { BufferService, Envelope, LaneBuffer, LaneOptions, OfferOutcome } from "../Buffer.js"
+import { makeWaiters } from "./waiters.js"
 
 class Deque {
   private items: Array<Envelope> = []
@@ -77,23 +78,7 @@ const makeLane = (name: string, options: LaneOptions, shared: Shared): MemoryLan
   }
   const fits = (size: number) =>
     queue.length < capacity && bytes + size <= options.maxBytes && shared.bytes + size <= shared.maxBytes
-  // resume callbacks of workers waiting for an event
-  const waiting: Array<() => void> = []
-
-  const wake = () => {
-    const next = waiting.shift()
-    if (next !== undefined) next()
-  }
-
-  const awaitEvents: Effect.Effect<void> = Effect.async<void>((resume) => {
-    if (queue.length > 0) return resume(Effect.void)
-    const waiter = () => resume(Effect.void)
-    waiting.push(waiter)
-    return Effect.sync(() => {
-      const i = waiting.indexOf(waiter)
-      if (i !== -1) waiting.splice(i, 1)
-    })
-  })
+  const { wait: awaitEvents, waiting, wake } = makeWaiters(() => queue.length > 0)
 
   return {
     name,
@@ -131,7 +116,7 @@ const makeLane = (name: string, options: LaneOptions, shared: Shared): MemoryLan
       }
       inFlight += taken.length
       // more is waiting than this worker took: let another worker have it
-      if (queue.length > 0 && waiting.length > 0) wake()
+      if (queue.length > 0 && waiting() > 0) wake()
       return taken
     },
     awaitEvents,

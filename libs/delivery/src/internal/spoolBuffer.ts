@@ -25,6 +25,7 @@ import {
   type LaneOptions,
   type OfferOutcome
 } from "../Buffer.js"
+import { makeWaiters } from "./waiters.js"
 
 export interface SpoolBufferOptions {
   readonly dir: string
@@ -124,9 +125,8 @@ export const makeSpoolBuffer = (options: SpoolBufferOptions): Effect.Effect<Buff
       const taken = new Set<number>()
       const returned: Array<Envelope> = []
       const ahead = new Map<number, Uint8Array>()
-      const waiters: Array<() => void> = []
-      const wake = () => waiters.shift()?.()
       const size = () => unread.length + returned.length
+      const { wait: awaitEvents, wake } = makeWaiters(() => size() > 0)
       /** the oldest seq this lane has not settled: its cursor in the log */
       const cursor = () => {
         let lowest = unread.peek() ?? log.nextSeq()
@@ -171,15 +171,7 @@ export const makeSpoolBuffer = (options: SpoolBufferOptions): Effect.Effect<Buff
           if (size() > 0) wake()
           return out
         },
-        awaitEvents: Effect.async<void>((resume) => {
-          if (size() > 0) return resume(Effect.void)
-          const waiter = () => resume(Effect.void)
-          waiters.push(waiter)
-          return Effect.sync(() => {
-            const i = waiters.indexOf(waiter)
-            if (i !== -1) waiters.splice(i, 1)
-          })
-        }),
+        awaitEvents,
         ack: (envelopes) => {
           for (const e of envelopes) taken.delete(e.id)
           saveCursor()

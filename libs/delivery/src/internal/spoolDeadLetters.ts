@@ -8,6 +8,7 @@ import { SegmentLog } from "@sidekick/spool"
 import { Effect, Either, type Scope } from "effect"
 import { decodeEnvelope, encodeEnvelope } from "../Buffer.js"
 import type { DeadLetter, DeadLetterReason, DeadLettersService } from "../DeadLetters.js"
+import { newestFirst } from "./newestFirst.js"
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
@@ -99,14 +100,7 @@ export const makeSpoolDeadLetters = (
         }
         keep()
       },
-      list: ({ limit, output }) => {
-        const out: Array<DeadLetter> = []
-        for (let i = letters.length - 1; i >= 0 && out.length < limit; i--) {
-          const letter = letters[i]!
-          if (output === undefined || letter.output === output) out.push(letter)
-        }
-        return out
-      },
+      list: (options) => newestFirst(letters, options),
       take: (output) => {
         const out = letters.filter((l) => l.output === output)
         if (out.length === 0) return out
