@@ -247,24 +247,20 @@ export const make = (
         acceptedAt: clock.unsafeCurrentTimeMillis()
       }
       const outcomes = buffer.offer(envelope, wanting.map((lane) => lane.buffer))
-      let refused = 0
+      const refused: Array<string> = []
       outcomes.forEach((outcome, i) => {
         if (outcome === "queued") return
         const lane = wanting[i]!
-        if (outcome === "full") {
-          refused++
-          ;(refusedBy ??= []).push(lane.output.name)
-        } else {
-          overflowed(lane, outcome.evicted)
-        }
+        if (outcome === "full") refused.push(lane.output.name)
+        else overflowed(lane, outcome.evicted)
       })
       // every output that wanted the event refused it: tell the sender (503) rather than pretend
-      if (refusedBy !== undefined && refused === wanting.length) {
+      if (refused.length === wanting.length) {
         for (const lane of wanting) lane.dropped("queue_full", 1)
-        return { _tag: "Full", outputs: refusedBy }
+        return { _tag: "Full", outputs: refused }
       }
       // accepted, but some outputs had no room: for them it is a dead letter
-      if (refusedBy !== undefined) {
+      if (refused.length > 0) {
         outcomes.forEach((outcome, i) => outcome === "full" && overflowed(wanting[i]!, [envelope]))
       }
       const durable = buffer.durable()

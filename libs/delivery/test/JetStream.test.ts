@@ -5,15 +5,14 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import type { FalcoEvent } from "@sidekick/event"
-import { Metrics } from "@sidekick/telemetry"
 import { eventWith } from "@sidekick/testing"
-import { Context, Effect, Exit, FiberId, Layer, Queue, Scope } from "effect"
+import { Effect, Exit, FiberId, Queue, Scope } from "effect"
 import { connect } from "nats"
 import { randomBytes } from "node:crypto"
 import { Socket } from "node:net"
-import { Buffer, DeadLetters, type DeliveryOptions, Dispatcher, Outputs, type SingleOutput } from "../src/index.js"
+import { Buffer, type DeliveryOptions, type Dispatcher, type SingleOutput } from "../src/index.js"
 import { connectionOf, type JetStreamBufferOptions } from "../src/internal/jetstreamBuffer.js"
-import { options } from "./support.js"
+import { options, startOn } from "./support.js"
 
 const url = "nats://127.0.0.1:4222"
 
@@ -63,17 +62,7 @@ const fast: DeliveryOptions = { ...options, shutdownTimeout: "50 millis" }
 
 /** a replica: a Dispatcher on the JetStream buffer, in a scope of its own (closing it stops the replica) */
 const start = (outputs: ReadonlyArray<SingleOutput>, js: JetStreamBufferOptions, opts: DeliveryOptions = fast) =>
-  Effect.gen(function*() {
-    const scope = yield* Scope.make()
-    const layer = Dispatcher.layerWithStores(opts).pipe(
-      Layer.provide(Layer.succeed(Outputs, outputs)),
-      Layer.provideMerge(Buffer.layerJetStream(js)),
-      Layer.provide(DeadLetters.layerMemory(100)),
-      Layer.provideMerge(Metrics.layer({ falcoEventLabels: [], defaultMetrics: false }))
-    )
-    const ctx = yield* Layer.buildWithScope(layer, scope)
-    return { d: Context.get(ctx, Dispatcher), buffer: Context.get(ctx, Buffer), scope }
-  })
+  startOn(outputs, Buffer.layerJetStream(js), opts)
 
 const publishAll = (d: Dispatcher["Type"], rules: ReadonlyArray<string>) =>
   Effect.gen(function*() {

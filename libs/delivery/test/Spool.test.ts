@@ -1,6 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
 import type { FalcoEvent } from "@sidekick/event"
-import { Metrics } from "@sidekick/telemetry"
 import { SegmentLog } from "@sidekick/spool"
 import { eventWith } from "@sidekick/testing"
 import { Duration, Effect, Exit, Layer, Queue, Scope } from "effect"
@@ -11,13 +10,11 @@ import {
   Buffer,
   DeadLetters,
   type DeliveryOptions,
-  Dispatcher,
   OutputError,
-  Outputs,
   type SingleOutput,
   type SpoolBufferOptions
 } from "../src/index.js"
-import { options } from "./support.js"
+import { options, startOn } from "./support.js"
 
 const ev = (rule: string): FalcoEvent => eventWith({ rule })
 
@@ -37,17 +34,7 @@ const tempDir = Effect.acquireRelease(
 
 /** a Dispatcher on the spool in `dir`, in a scope of its own (closing it is a restart) */
 const start = (outputs: ReadonlyArray<SingleOutput>, spool: SpoolBufferOptions, opts: DeliveryOptions = options) =>
-  Effect.gen(function*() {
-    const scope = yield* Scope.make()
-    const layer = Dispatcher.layerWithStores(opts).pipe(
-      Layer.provide(Layer.succeed(Outputs, outputs)),
-      Layer.provide(Buffer.layerSpool(spool)),
-      Layer.provide(DeadLetters.layerMemory(100)),
-      Layer.provideMerge(Metrics.layer({ falcoEventLabels: [], defaultMetrics: false }))
-    )
-    const ctx = yield* Layer.buildWithScope(layer, scope)
-    return { d: ctx.pipe((c) => c.unsafeMap.get(Dispatcher.key) as Dispatcher["Type"]), scope }
-  })
+  startOn(outputs, Buffer.layerSpool(spool), opts)
 
 // with the spool, queuecapacity is how far behind a live output may fall before the sender is pushed back
 const fast: DeliveryOptions = { ...options, queueCapacity: 100_000, shutdownTimeout: "50 millis" }

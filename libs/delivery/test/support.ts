@@ -1,6 +1,14 @@
 import { Metrics } from "@sidekick/telemetry"
-import { Effect, Layer, Scheduler } from "effect"
-import { defaultDeliveryOptions, type DeliveryOptions, Dispatcher, type Output, Outputs } from "../src/index.js"
+import { Context, Effect, Layer, Scheduler, Scope } from "effect"
+import {
+  Buffer,
+  DeadLetters,
+  defaultDeliveryOptions,
+  type DeliveryOptions,
+  Dispatcher,
+  type Output,
+  Outputs
+} from "../src/index.js"
 
 export const options: DeliveryOptions = {
   ...defaultDeliveryOptions,
@@ -19,6 +27,23 @@ export const MetricsTest = Metrics.layer({ falcoEventLabels: [], defaultMetrics:
 /** Dispatcher + Metrics over the given outputs */
 export const dispatcherLayer = (outputs: ReadonlyArray<Output>, opts: DeliveryOptions = options) =>
   Dispatcher.layer(opts).pipe(Layer.provide(Layer.succeed(Outputs, outputs)), Layer.provideMerge(MetricsTest))
+
+/**
+ * A Dispatcher (and its Buffer) over the given store, in a scope of its own: closing it is a restart of
+ * the service, or a replica stopping.
+ */
+export const startOn = <E>(outputs: ReadonlyArray<Output>, buffer: Layer.Layer<Buffer, E>, opts: DeliveryOptions) =>
+  Effect.gen(function*() {
+    const scope = yield* Scope.make()
+    const layer = Dispatcher.layerWithStores(opts).pipe(
+      Layer.provide(Layer.succeed(Outputs, outputs)),
+      Layer.provideMerge(buffer),
+      Layer.provide(DeadLetters.layerMemory(100)),
+      Layer.provideMerge(MetricsTest)
+    )
+    const ctx = yield* Layer.buildWithScope(layer, scope)
+    return { d: Context.get(ctx, Dispatcher), buffer: Context.get(ctx, Buffer), scope }
+  })
 
 /** a counter/gauge sample from the registry, 0 when absent */
 export const sample = (name: string, labels: Record<string, string>) =>

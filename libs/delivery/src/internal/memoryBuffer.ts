@@ -10,41 +10,8 @@ import { eventJson } from "@sidekick/event"
 import { Effect } from "effect"
 import type { NonEmptyReadonlyArray } from "effect/Array"
 import type { BufferService, Envelope, LaneBuffer, LaneOptions, OfferOutcome } from "../Buffer.js"
+import { Deque } from "./deque.js"
 import { makeWaiters } from "./waiters.js"
-
-class Deque {
-  private items: Array<Envelope> = []
-  private head = 0
-
-  get length(): number {
-    return this.items.length - this.head
-  }
-
-  push(e: Envelope): void {
-    this.items.push(e)
-  }
-
-  peek(): Envelope | undefined {
-    return this.items[this.head]
-  }
-
-  shift(): Envelope | undefined {
-    if (this.head >= this.items.length) return undefined
-    const e = this.items[this.head]!
-    this.items[this.head++] = undefined as unknown as Envelope // let the event be collected
-    // compact once the dead prefix is large and at least half the array: amortised O(1) per event
-    if (this.head >= 1024 && this.head * 2 >= this.items.length) {
-      this.items = this.items.slice(this.head)
-      this.head = 0
-    }
-    return e
-  }
-
-  unshiftAll(es: ReadonlyArray<Envelope>): void {
-    this.items = [...es, ...this.items.slice(this.head)]
-    this.head = 0
-  }
-}
 
 interface MemoryLane extends LaneBuffer {
   readonly offer: (e: Envelope) => OfferOutcome
@@ -60,7 +27,7 @@ interface Shared {
 }
 
 const makeLane = (name: string, options: LaneOptions, shared: Shared): MemoryLane => {
-  const queue = new Deque()
+  const queue = new Deque<Envelope>()
   const capacity = options.capacity
   let inFlight = 0
   let bytes = 0

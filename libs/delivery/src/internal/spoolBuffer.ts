@@ -25,6 +25,7 @@ import {
   type LaneOptions,
   type OfferOutcome
 } from "../Buffer.js"
+import { Deque } from "./deque.js"
 import { makeWaiters } from "./waiters.js"
 
 export interface SpoolBufferOptions {
@@ -41,40 +42,17 @@ export interface SpoolBufferOptions {
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 
-/** a queue of numbers with a moving head */
-class NumberQueue {
-  private items: Array<number> = []
-  private head = 0
-  get length() {
-    return this.items.length - this.head
-  }
-  peek(): number | undefined {
-    return this.items[this.head]
-  }
-  push(n: number) {
-    this.items.push(n)
-  }
-  shift(): number | undefined {
-    if (this.head >= this.items.length) return undefined
-    const n = this.items[this.head++]!
-    if (this.head >= 4096 && this.head * 2 >= this.items.length) {
-      this.items = this.items.slice(this.head)
-      this.head = 0
-    }
-    return n
-  }
-}
-
 interface SpoolLane extends LaneBuffer {
   /** seqs for this lane not read yet, in order, and their sizes */
-  readonly unread: NumberQueue
-  readonly unreadSizes: NumberQueue
+  readonly unread: Deque<number>
+  readonly unreadSizes: Deque<number>
   readonly wake: () => void
   /** move the lane's cursor in the log to the oldest seq it has not settled */
   readonly saveCursor: () => void
 }
 
-const recordLanes = (text: string) => text.slice(0, text.indexOf("\n")).split(",")
+/** the lane names a record is for: only its first line is decoded (a restart reads every record) */
+const recordLanes = (payload: Uint8Array) => decoder.decode(payload.subarray(0, payload.indexOf(10))).split(",")
 
 export const makeSpoolBuffer = (options: SpoolBufferOptions): Effect.Effect<BufferService, SegmentLog.OpenError, Scope.Scope> =>
   Effect.gen(function*() {
@@ -119,8 +97,8 @@ export const makeSpoolBuffer = (options: SpoolBufferOptions): Effect.Effect<Buff
     }
 
     const makeLane = (name: string, laneOptions: LaneOptions): SpoolLane => {
-      const unread = new NumberQueue()
-      const unreadSizes = new NumberQueue()
+      const unread = new Deque<number>()
+      const unreadSizes = new Deque<number>()
       let bytes = 0
       const taken = new Set<number>()
       const returned: Array<Envelope> = []
@@ -215,7 +193,7 @@ export const makeSpoolBuffer = (options: SpoolBufferOptions): Effect.Effect<Buff
             const records = Either.getOrElse(log.read(seq, 1024), () => [])
             if (records.length === 0) break
             for (const r of records) {
-              if (recordLanes(decoder.decode(r.payload)).includes(name)) {
+              if (recordLanes(r.payload).includes(name)) {
                 lane.unread.push(r.seq)
                 lane.unreadSizes.push(r.payload.length)
               }
