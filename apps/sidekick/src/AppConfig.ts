@@ -104,6 +104,7 @@ const jetstreamOptions = (n: DeliveryConfigType["spool"]["nats"]): JetStreamBuff
     stream: n.stream,
     subject: n.subject,
     replicas: n.replicas,
+    ackWait: n.ackwait,
     ...(n.maxbytes > 0 ? { maxBytes: n.maxbytes } : {}),
     ...(n.user !== "" ? { user: n.user, password } : {}),
     ...(token !== "" ? { token } : {}),

@@ -4,55 +4,11 @@
 import { describe, expect, it } from "@effect/vitest"
 import { hang, makeReceiver } from "@sidekick/testing"
 import { Effect } from "effect"
-import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtempSync, readdirSync, writeFileSync } from "node:fs"
-import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { freePort, run, runNode, waitUntil } from "./processes.js"
 import { falcoEvent, post, request } from "./support.js"
-
-const root = new URL("../../../", import.meta.url).pathname
-const tsx = join(root, "node_modules/.bin/tsx")
-const main = join(root, "apps/sidekick/src/main.ts")
-
-interface Run {
-  readonly child: ChildProcess
-  readonly output: () => string
-  readonly exited: Promise<number | null>
-}
-
-const run = (args: ReadonlyArray<string>, env: Record<string, string>): Run => {
-  // a clean environment: only what the test sets, plus PATH/HOME for node itself
-  const child = spawn(tsx, ["--conditions=@sidekick/source", main, ...args], {
-    env: { PATH: process.env["PATH"] ?? "", HOME: process.env["HOME"] ?? "/tmp", ...env },
-    stdio: ["ignore", "pipe", "pipe"]
-  })
-  let output = ""
-  child.stdout!.on("data", (c) => (output += c))
-  child.stderr!.on("data", (c) => (output += c))
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
-  return { child, output: () => output, exited }
-}
-
-const freePort = () =>
-  Effect.promise(() =>
-    new Promise<number>((resolve) => {
-      const s = createServer()
-      s.listen(0, "127.0.0.1", () => {
-        const port = (s.address() as { port: number }).port
-        s.close(() => resolve(port))
-      })
-    })
-  )
-
-const waitUntil = (cond: () => boolean, what: string, ms = 20_000) =>
-  Effect.promise(async () => {
-    const deadline = Date.now() + ms
-    while (!cond()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-      await new Promise((r) => setTimeout(r, 50))
-    }
-  })
 
 describe("the sidekick process", () => {
   it.live("refuses to start on a bad value, naming the key, the env var, the value and what was expected", () =>
@@ -141,19 +97,7 @@ describe("the sidekick process", () => {
       const rule = (i: number) => falcoEvent.replace(`"rule":"Terminal shell in container"`, `"rule":"event ${i}"`)
       // the first process's webhook never answers
       const down = yield* makeReceiver({ responses: [hang] })
-      // node itself (not the tsx wrapper, which cannot pass SIGKILL on): the process under test is killed
-      const spawnNode = (extra: Record<string, string>) => {
-        const child = spawn(process.execPath, ["--import", "tsx", "--conditions=@sidekick/source", main], {
-          cwd: root,
-          env: { PATH: process.env["PATH"] ?? "", HOME: process.env["HOME"] ?? "/tmp", ...env, ...extra },
-          stdio: ["ignore", "pipe", "pipe"]
-        })
-        let output = ""
-        child.stdout!.on("data", (c) => (output += c))
-        child.stderr!.on("data", (c) => (output += c))
-        return { child, output: () => output, exited: new Promise<number | null>((r) => child.on("exit", (code) => r(code))) }
-      }
-      const first = spawnNode({ WEBHOOK_ADDRESS: down.url })
+      const first = runNode({ ...env, WEBHOOK_ADDRESS: down.url })
       yield* Effect.addFinalizer(() => Effect.sync(() => first.child.kill("SIGKILL")))
       yield* waitUntil(() => first.output().includes("listening"), "the first process to listen")
       const url = `http://127.0.0.1:${port}`
@@ -162,7 +106,7 @@ describe("the sidekick process", () => {
       yield* Effect.promise(() => first.exited)
 
       const up = yield* makeReceiver()
-      const second = spawnNode({ WEBHOOK_ADDRESS: up.url })
+      const second = runNode({ ...env, WEBHOOK_ADDRESS: up.url })
       yield* Effect.addFinalizer(() => Effect.sync(() => second.child.kill("SIGKILL")))
       yield* waitUntil(() => second.output().includes("listening"), "the second process to listen")
       const delivered = yield* up.waitFor(20)

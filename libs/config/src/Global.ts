@@ -93,6 +93,8 @@ export const DeliveryConfig = section("delivery", {
       replicas: Field.int(1, { min: 1, max: 5 }),
       /** bytes the stream keeps at most (0 = the server's limit) */
       maxbytes: Field.int(0, { min: 0 }),
+      /** how long a replica may hold events without a sign of life before another replica gets them */
+      ackwait: Field.duration("30s"),
       user: Field.string(""),
       password: Field.secret(),
       token: Field.secret(),
