@@ -1,13 +1,16 @@
 // Loopback benchmark, one run: the bare node:http ceiling, a bare relay (200, then forward to the sink
 // over keep-alive), then Sidekick's POST / with no output
-// (what the prototype measured), with one webhook output (one process, then two sharing the port), then
+// (what the prototype measured), with one webhook output (one process, the embedded spool, two processes on
+// a JetStream stream when a NATS server answers on 127.0.0.1:4222, two processes sharing the port), then
 // with ten output destinations (Slack, Loki, Elasticsearch, webhook, AlertManager x6),
 // all delivering to a local sink process. Prints req/s as a ratio to the ceiling, p99 latency and
 // the Sidekick process's peak RSS. Usage (repo root): npm run bench [-- seconds connections [rate]]
 // Without a rate the load is closed-loop (as fast as answers come); with one, autocannon offers that many
 // requests per second in all, which shows whether a rate is sustained (no 503, the sink keeps up).
 import autocannon from "autocannon"
+import { connect as connectNats } from "nats"
 import { fork } from "node:child_process"
+import { connect as connectSocket } from "node:net"
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -65,30 +68,35 @@ const sinkCount = (sink) =>
     sink.send("count")
   })
 
-const load = async (url, duration) => {
-  const result = await autocannon({
-    url,
-    method: "POST",
-    headers: { "content-type": "application/json", "user-agent": "falcosecurity/falco" },
-    body,
-    connections,
-    duration,
-    ...(rate === undefined ? {} : { overallRate: rate })
-  })
+/** the load, split evenly over one or several URLs (several processes of one service) */
+const load = async (urls, duration) => {
+  const share = [urls].flat()
+  const results = await Promise.all(share.map((url) =>
+    autocannon({
+      url,
+      method: "POST",
+      headers: { "content-type": "application/json", "user-agent": "falcosecurity/falco" },
+      body,
+      connections: Math.ceil(connections / share.length),
+      duration,
+      ...(rate === undefined ? {} : { overallRate: rate / share.length })
+    })
+  ))
+  const sum = (f) => results.reduce((n, r) => n + f(r), 0)
   return {
-    rps: result.requests.total / duration,
-    ok: (result.requests.total - result.non2xx) / duration,
-    p99: result.latency.p99,
-    non2xx: result.non2xx,
-    errors: result.errors
+    rps: sum((r) => r.requests.total) / duration,
+    ok: sum((r) => r.requests.total - r.non2xx) / duration,
+    p99: Math.max(...results.map((r) => r.latency.p99)),
+    non2xx: sum((r) => r.non2xx),
+    errors: sum((r) => r.errors)
   }
 }
 
-const measure = async (name, url) => {
-  await load(url, 2) // warm-up (JIT)
+const measure = async (name, urls) => {
+  await load(urls, 2) // warm-up (JIT)
   await new Promise((r) => setTimeout(r, 2000)) // let the warm-up's deliveries finish
   const before = await sinkCount(sinkProcess)
-  const r = await load(url, seconds)
+  const r = await load(urls, seconds)
   await new Promise((r) => setTimeout(r, 1000))
   const delivered = ((await sinkCount(sinkProcess)) - before) / seconds
   return { name, ...r, delivered }
@@ -134,6 +142,38 @@ const spooled = await start(app, [], {
 results.push({ ...(await measure("sidekick, 1 webhook, spool (write)", "http://127.0.0.1:2890/")), rss: peakRss(spooled.child.pid) })
 spooled.child.kill("SIGTERM")
 
+// two Sidekick processes (two pods, say) sharing a JetStream stream, when a NATS server answers on 4222
+const natsUp = await new Promise((resolve) => {
+  const socket = connectSocket(4222, "127.0.0.1")
+  socket.once("connect", () => (socket.destroy(), resolve(true)))
+  socket.once("error", () => resolve(false))
+})
+if (natsUp) {
+  const stream = `sidekick-bench-${process.pid}`
+  const nats = {
+    ...common,
+    WEBHOOK_ADDRESS: `${sink}/webhook`,
+    WEBHOOK_MAXCONCURRENTREQUESTS: "32",
+    DELIVERY_SPOOL_NATS_URL: "nats://127.0.0.1:4222",
+    DELIVERY_SPOOL_NATS_STREAM: stream,
+    DELIVERY_SPOOL_NATS_SUBJECT: `sidekick.bench.${process.pid}`
+  }
+  const replicas = [
+    await start(app, [], { ...nats, LISTENPORT: "2892" }, "listening"),
+    await start(app, [], { ...nats, LISTENPORT: "2893" }, "listening")
+  ]
+  results.push({
+    ...(await measure("sidekick, 1 webhook, JetStream, 2 procs", ["http://127.0.0.1:2892/", "http://127.0.0.1:2893/"])),
+    rss: Math.max(...replicas.map((r) => peakRss(r.child.pid)))
+  })
+  for (const r of replicas) r.child.kill("SIGTERM")
+  const nc = await connectNats({ servers: "nats://127.0.0.1:4222" })
+  await (await nc.jetstreamManager()).streams.delete(stream).catch(() => false)
+  await nc.close()
+} else {
+  console.log("no NATS server on 127.0.0.1:4222: the JetStream run is skipped")
+}
+
 const two = await start(app, [], {
   ...common,
   PROCESSES: "2",
@@ -168,12 +208,12 @@ console.log(
 console.log("2xx/s: requests answered 200 (accepted); ratio: 2xx/s to the ceiling's; sink req/s: requests the outputs made")
 console.log("delivered vs relay: one webhook's sink req/s as a share of the bare relay's, in this run")
 console.log(
-  "target".padEnd(36), "req/s".padStart(8), "2xx/s".padStart(8), "ratio".padStart(7), "p99 ms".padStart(7),
+  "target".padEnd(40), "req/s".padStart(8), "2xx/s".padStart(8), "ratio".padStart(7), "p99 ms".padStart(7),
   "non-2xx".padStart(8), "sink req/s".padStart(11), "peak RSS MiB".padStart(13)
 )
 for (const r of results) {
   console.log(
-    r.name.padEnd(36),
+    r.name.padEnd(40),
     r.rps.toFixed(0).padStart(8),
     r.ok.toFixed(0).padStart(8),
     `${((r.ok / ceiling) * 100).toFixed(1)}%`.padStart(7),
@@ -186,5 +226,10 @@ for (const r of results) {
 const relayed = results.find((r) => r.name.startsWith("bare relay"))
 for (const r of results.filter((r) => r.name.includes("1 webhook"))) {
   console.log(`${r.name}: delivered ${r.delivered.toFixed(0)}/s = ${((r.delivered / relayed.delivered) * 100).toFixed(1)} % of the bare relay's ${relayed.delivered.toFixed(0)}/s`)
+}
+const spool = results.find((r) => r.name.includes("spool (write)"))
+const jetstream = results.find((r) => r.name.includes("JetStream"))
+if (spool !== undefined && jetstream !== undefined) {
+  console.log(`JetStream, 2 processes: delivered ${jetstream.delivered.toFixed(0)}/s = ${((jetstream.delivered / spool.delivered) * 100).toFixed(1)} % of one process on the embedded spool`)
 }
 process.exit(0)

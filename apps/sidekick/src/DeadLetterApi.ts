@@ -3,7 +3,8 @@
  *   GET  /api/v1/deadletters?output=&limit=   the newest first (limit 1-10000, default 100), all outputs or one
  *   POST /api/v1/deadletters/replay?output=   put that output's dead letters back in its queue
  * An event is written as its JSON exactly as the outputs send it (int64 fields such as evt.time keep their
- * digits); errors name a peer by its origin only, so no URL path or token reaches the page.
+ * digits); errors name a peer by its origin only, so no URL path or token reaches the page. A summary (what
+ * a full spool dropped for an output) has `events`, the count, instead of an event.
  */
 import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { type DeadLetter, Dispatcher } from "@sidekick/delivery"
@@ -20,8 +21,10 @@ export const deadLetterJson = (l: DeadLetter): string =>
   `"at":${JSON.stringify(new Date(l.at).toISOString())},` +
   (l.status === undefined ? "" : `"status":${l.status},`) +
   `"error":${JSON.stringify(l.error)},"attempts":${l.attempts},` +
-  `"acceptedat":${JSON.stringify(new Date(l.envelope.acceptedAt).toISOString())},` +
-  `"event":${eventJson(l.envelope.event)}}`
+  (l.envelope === undefined
+    ? `"events":${l.summary?.events ?? 0}}`
+    : `"acceptedat":${JSON.stringify(new Date(l.envelope.acceptedAt).toISOString())},` +
+      `"event":${eventJson(l.envelope.event)}}`)
 
 const query = (request: HttpServerRequest.HttpServerRequest) => new URL(request.url, "http://sidekick").searchParams
 

@@ -3,6 +3,7 @@ import { makeSource } from "@sidekick/config"
 import { makeReceiver, status } from "@sidekick/testing"
 import { Effect } from "effect"
 import { readAppConfig } from "../src/AppConfig.js"
+import { deadLetterJson } from "../src/DeadLetterApi.js"
 import { falcoEvent, post, request, startApp } from "./support.js"
 
 describe("dead letters over HTTP", () => {
@@ -57,6 +58,27 @@ describe("dead letters over HTTP", () => {
       expect((yield* request(`${address.url}/api/v1/deadletters/replay?output=webhook`)).status).toBe(405)
       expect(hook.count).toBe(0)
     }))
+
+  it("a summary (what a full spool dropped) is listed with its count instead of an event", () => {
+    const json = deadLetterJson({
+      id: 7,
+      output: "webhook",
+      reason: "queue_full",
+      at: Date.UTC(2026, 0, 2, 3, 4, 5),
+      error: "the spool was full",
+      attempts: 0,
+      summary: { events: 4096 }
+    })
+    expect(JSON.parse(json)).toEqual({
+      id: 7,
+      output: "webhook",
+      reason: "queue_full",
+      at: "2026-01-02T03:04:05.000Z",
+      error: "the spool was full",
+      attempts: 0,
+      events: 4096
+    })
+  })
 
   it.effect("deadletter.output must name an enabled output: start-up refuses naming the key, the value and the choices", () =>
     Effect.gen(function*() {

@@ -3,7 +3,8 @@
  * `delivery.retry.maxage`, out of attempts, pushed out of a full buffer, or hit by a bug in the output),
  * kept with the output, the reason, the last error and the attempt count, so an operator can see what
  * was lost and put it back (`replay`) once the cause is fixed. Events lost at shutdown are not here:
- * the process is going away with them.
+ * the process is going away with them. What a full spool drops is here as one summary per output (the
+ * count; the events went with the segment).
  *
  * `layerMemory` keeps the newest `maxEntries` in a ring (the oldest is forgotten, counted); `layerSpool`
  * keeps them on disk beside the durable spool, so they survive a restart.
@@ -31,7 +32,13 @@ export interface DeadLetter {
   readonly status?: number | undefined
   /** attempts made (0: it never left the buffer) */
   readonly attempts: number
-  readonly envelope: Envelope
+  /** the event with its history; absent in a summary */
+  readonly envelope?: Envelope | undefined
+  /**
+   * A summary of events lost together, none of which is kept: a full spool dropped its oldest segment,
+   * and this many events of it were still to be delivered to the output. Listed, never replayed.
+   */
+  readonly summary?: { readonly events: number } | undefined
 }
 
 export interface DeadLettersService {

@@ -127,6 +127,7 @@ export const make = (
       // a dead letter the forward output cannot take either is counted there, and not forwarded again
       let forwarded = 0
       for (const letter of letters) {
+        if (letter.envelope === undefined) continue // a summary: no event to forward
         const [outcome] = buffer.offer(letter.envelope, [forwardTo.buffer])
         if (outcome === "queued") forwarded++
         else if (outcome === "full") forwardTo.dropped("queue_full", 1)
@@ -167,6 +168,8 @@ export const make = (
       const lane = lanes.find((l) => l.output.name === name)
       if (lane === undefined) return
       lane.dropped("queue_full", events)
+      const error = `the spool was full (delivery.spool.maxbytes) and dropped its oldest segment: ${events} events not yet delivered to this output`
+      deadLettered([{ output: name, reason: "queue_full", at: clock.unsafeCurrentTimeMillis(), error, attempts: 0, summary: { events } }])
       runLog(Effect.logError(`${events} events dropped (queue_full): the spool was full and dropped its oldest segment`).pipe(
         Effect.annotateLogs("output", name)
       ))
@@ -280,14 +283,19 @@ export const make = (
       if (lane === undefined) return undefined
       const letters = deadLetters.take(name)
       const left: Array<Omit<DeadLetter, "id">> = []
+      let replayed = 0
       for (const letter of letters) {
+        if (letter.envelope === undefined) continue // a summary is read, not replayed: replay acknowledges it
         const [outcome] = buffer.offer(letter.envelope, [lane.buffer])
         if (outcome === "full") left.push(letter)
-        else if (outcome !== "queued") lane.dropped("queue_full", outcome!.evicted.length)
+        else {
+          replayed++
+          if (outcome !== "queued") lane.dropped("queue_full", outcome!.evicted.length)
+        }
       }
       deadLetters.add(left)
-      metrics.deadLettersReplayed(name, letters.length - left.length)
-      return { replayed: letters.length - left.length, left: left.length }
+      metrics.deadLettersReplayed(name, replayed)
+      return { replayed, left: left.length }
     }
 
     return {

@@ -566,14 +566,14 @@ describe("Dispatcher", () => {
           d.unsafePublish(ev("b"), undefined)
           yield* TestClock.adjust("1 minute")
           const all = d.deadLetters.list({ limit: 10 })
-          expect(all.map((l) => [l.output, l.envelope.event.rule, l.reason, l.status, l.attempts])).toEqual([
+          expect(all.map((l) => [l.output, l.envelope?.event.rule, l.reason, l.status, l.attempts])).toEqual([
             ["down", "b", "retries_exhausted", 503, 3],
             ["down", "a", "retries_exhausted", 503, 3],
             ["picky", "b", "rejected", 400, 1],
             ["picky", "a", "rejected", 400, 1]
           ])
           expect(all[3]!.error).toBe("status 400")
-          expect(d.deadLetters.list({ output: "picky", limit: 1 }).map((l) => l.envelope.event.rule)).toEqual(["b"])
+          expect(d.deadLetters.list({ output: "picky", limit: 1 }).map((l) => l.envelope?.event.rule)).toEqual(["b"])
           expect(yield* sample("sidekick_deadletters_stored", {})).toBe(4)
         }).pipe(Effect.provide(dispatcherLayer([picky.out, down.out])))
       }))
@@ -585,7 +585,7 @@ describe("Dispatcher", () => {
           const d = yield* Dispatcher
           for (const r of ["a", "b", "c"]) d.unsafePublish(ev(r), undefined)
           yield* TestClock.adjust("1 second")
-          expect(d.deadLetters.list({ limit: 10 }).map((l) => l.envelope.event.rule)).toEqual(["c", "b"])
+          expect(d.deadLetters.list({ limit: 10 }).map((l) => l.envelope?.event.rule)).toEqual(["c", "b"])
           expect(yield* sample("sidekick_deadletters_forgotten_total", {})).toBe(1)
         }).pipe(Effect.provide(dispatcherLayer([picky.out], { ...options, deadLetter: { maxEntries: 2, output: "" } })))
       }))
@@ -626,7 +626,7 @@ describe("Dispatcher", () => {
           d.unsafePublish(ev("h3"), undefined)
           yield* TestClock.adjust("1 millis")
           const letters = d.deadLetters.list({ output: "hung", limit: 10 })
-          expect(letters.map((l) => [l.envelope.event.rule, l.reason, l.attempts])).toEqual([
+          expect(letters.map((l) => [l.envelope?.event.rule, l.reason, l.attempts])).toEqual([
             ["h3", "queue_full", 0],
             ["h2", "queue_full", 0]
           ])

@@ -123,6 +123,14 @@ describe("Dispatcher on the spool", () => {
       expect(dead.dropped.queue_full).toBeGreaterThan(0)
       // what it lost plus what it still holds is everything it was offered
       expect(dead.dropped.queue_full! + dead.queued + dead.inFlight).toBe(1000)
+      // one summary dead letter per dropped segment, no event kept; nothing for the output that kept up
+      const letters = d.deadLetters.list({ limit: 100 })
+      expect(letters.every((l) => l.output === "dead" && l.reason === "queue_full" && l.envelope === undefined)).toBe(true)
+      expect(letters.reduce((n, l) => n + l.summary!.events, 0)).toBe(dead.dropped.queue_full)
+      expect(letters[0]!.error).toContain("delivery.spool.maxbytes")
+      // replay acknowledges a summary: nothing to send, nothing left
+      expect(d.replay("dead")).toEqual({ replayed: 0, left: 0 })
+      expect(d.deadLetters.size()).toBe(0)
       yield* Scope.close(scope, Exit.void)
     }))
 
@@ -195,23 +203,36 @@ describe("dead letters beside the spool", () => {
       const dir = yield* tempDir
       const first = yield* open(dir, 3)
       first.store.add([letter(1, "slack"), letter(2, "webhook"), letter(3, "slack"), letter(4, "slack")])
-      expect(first.store.list({ limit: 10 }).map((l) => l.envelope.event.rule)).toEqual(["r4", "r3", "r2"])
+      expect(first.store.list({ limit: 10 }).map((l) => l.envelope?.event.rule)).toEqual(["r4", "r3", "r2"])
       expect(first.store.forgotten()).toBe(1)
       yield* Scope.close(first.scope, Exit.void)
 
       const second = yield* open(dir, 3)
       const listed = second.store.list({ limit: 10 })
-      expect(listed.map((l) => [l.output, l.envelope.event.rule, l.error, l.status, l.attempts])).toEqual([
+      expect(listed.map((l) => [l.output, l.envelope?.event.rule, l.error, l.status, l.attempts])).toEqual([
         ["slack", "r4", "status 400 (4)", 400, 1],
         ["slack", "r3", "status 400 (3)", 400, 1],
         ["webhook", "r2", "status 400 (2)", 400, 1]
       ])
-      expect(listed[0]!.envelope.event.timeUnixNanos).toBe(ev("r4").timeUnixNanos)
-      expect(second.store.take("slack").map((l) => l.envelope.event.rule)).toEqual(["r3", "r4"])
+      expect(listed[0]!.envelope?.event.timeUnixNanos).toBe(ev("r4").timeUnixNanos)
+      expect(second.store.take("slack").map((l) => l.envelope?.event.rule)).toEqual(["r3", "r4"])
       yield* Scope.close(second.scope, Exit.void)
 
       const third = yield* open(dir, 3)
-      expect(third.store.list({ limit: 10 }).map((l) => l.envelope.event.rule)).toEqual(["r2"])
+      expect(third.store.list({ limit: 10 }).map((l) => l.envelope?.event.rule)).toEqual(["r2"])
       yield* Scope.close(third.scope, Exit.void)
+    }))
+
+  it.scopedLive("a summary (a full spool's loss) survives a restart with its count, and has no event", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const first = yield* open(dir, 10)
+      first.store.add([{ output: "slack", reason: "queue_full", at: 1, error: "spool full", attempts: 0, summary: { events: 2048 } }])
+      yield* Scope.close(first.scope, Exit.void)
+      const second = yield* open(dir, 10)
+      expect(second.store.list({ limit: 10 }).map((l) => [l.output, l.reason, l.summary, l.envelope])).toEqual([
+        ["slack", "queue_full", { events: 2048 }, undefined]
+      ])
+      yield* Scope.close(second.scope, Exit.void)
     }))
 })

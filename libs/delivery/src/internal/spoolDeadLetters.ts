@@ -20,8 +20,10 @@ interface LetterRecord {
   readonly error: string
   readonly status?: number
   readonly attempts: number
-  /** the envelope record (`encodeEnvelope`) */
-  readonly envelope: string
+  /** the envelope record (`encodeEnvelope`); absent in a summary */
+  readonly envelope?: string
+  /** a summary's count of events */
+  readonly events?: number
 }
 
 interface Tombstone {
@@ -64,8 +66,9 @@ export const makeSpoolDeadLetters = (
           for (const id of parsed.taken) taken.add(id)
           continue
         }
-        const envelope = Either.getOrUndefined(decodeEnvelope(parsed.envelope ?? ""))?.envelope
-        if (envelope === undefined || parsed.output === undefined || parsed.reason === undefined) continue
+        const envelope = parsed.envelope === undefined ? undefined : Either.getOrUndefined(decodeEnvelope(parsed.envelope))?.envelope
+        const summary = parsed.events === undefined ? undefined : { events: parsed.events }
+        if ((envelope === undefined && summary === undefined) || parsed.output === undefined || parsed.reason === undefined) continue
         loaded.push({
           id: r.seq,
           output: parsed.output,
@@ -74,7 +77,8 @@ export const makeSpoolDeadLetters = (
           error: parsed.error ?? "",
           status: parsed.status,
           attempts: parsed.attempts ?? 0,
-          envelope
+          ...(envelope === undefined ? {} : { envelope }),
+          ...(summary === undefined ? {} : { summary })
         })
       }
     }
@@ -91,7 +95,8 @@ export const makeSpoolDeadLetters = (
             error: letter.error,
             ...(letter.status === undefined ? {} : { status: letter.status }),
             attempts: letter.attempts,
-            envelope: encodeEnvelope(letter.envelope)
+            ...(letter.envelope === undefined ? {} : { envelope: encodeEnvelope(letter.envelope) }),
+            ...(letter.summary === undefined ? {} : { events: letter.summary.events })
           }
           const appended = log.append(encoder.encode(JSON.stringify(record)))
           // the disk refused it (full): it is still listed, and will not survive a restart
