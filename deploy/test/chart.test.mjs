@@ -216,7 +216,10 @@ describe("config -> environment variables", () => {
         elasticsearch: { batching: { enabled: true, batchsize: 5242880, flushinterval: "1s" } },
         loki: { customheaders: { "X-Scope-OrgID": "falco" } },
         delivery: { queuecapacity: 10000, overflow: "dropoldest", retry: { maxattempts: 5 }, circuitbreaker: { failures: 3 }, shutdowntimeout: "20s" },
-        telegram: { messagethreadid: "42" },
+        telegram: { token: "123:abc", chatid: "-100", messagethreadid: "42" },
+        teams: { webhookurl: "https://example.webhook.office.com/workflows/x", format: "adaptivecard", outputformat: "facts" },
+        pagerduty: { routingkey: "R0UT1NG", region: "eu" },
+        smtp: { hostport: "mail:587", from: "falco@example.com", to: ["sec@example.com", "ops@example.com"], authmechanism: "login" },
         webhook: { address: "" },
         extraArgs: ["-c", "/etc/sidekick/config.yaml"],
       },
@@ -238,6 +241,17 @@ describe("config -> environment variables", () => {
     assert.equal(data.DELIVERY_OVERFLOW, "dropoldest");
     assert.equal(data.DELIVERY_RETRY_MAXATTEMPTS, "5");
     assert.equal(data.DELIVERY_CIRCUITBREAKER_FAILURES, "3");
+    // chat, email and on-call outputs: their keys as falcosidekick's env vars
+    assert.equal(data.TELEGRAM_TOKEN, "123:abc");
+    assert.equal(data.TELEGRAM_CHATID, "-100");
+    assert.equal(data.TEAMS_WEBHOOKURL, "https://example.webhook.office.com/workflows/x");
+    assert.equal(data.TEAMS_FORMAT, "adaptivecard");
+    assert.equal(data.TEAMS_OUTPUTFORMAT, "facts");
+    assert.equal(data.PAGERDUTY_ROUTINGKEY, "R0UT1NG");
+    assert.equal(data.PAGERDUTY_REGION, "eu");
+    assert.equal(data.SMTP_HOSTPORT, "mail:587");
+    assert.equal(data.SMTP_TO, "sec@example.com,ops@example.com");
+    assert.equal(data.SMTP_AUTHMECHANISM, "login");
     assert.equal(data.DELIVERY_SHUTDOWNTIMEOUT, "20s");
     assert.equal(data.TELEGRAM_MESSAGE_THREAD_ID, "42");
     assert.ok(!("WEBHOOK_ADDRESS" in data), "empty values are left out");
