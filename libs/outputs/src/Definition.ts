@@ -10,12 +10,13 @@
  *     config: WebhookConfig,
  *     displayName: "Webhook",
  *     enabled: (c) => c.address !== "",
- *     make: (c, ctx) => Effect.map(ctx.http(), (http) => ({ kind: "single", send: (event) => ... }))
+ *     make: (c, ctx) => Effect.map(ctx.http(), (http) => sendEach(http, (event) => ({ url: c.address, body: ... })))
  *   })
  */
 import { type AnySection, type ConfigError, type ConfigSource, readSection, type Section } from "@sidekick/config"
 import {
   type BatchOutput,
+  type HttpRequestSpec,
   HttpTransport,
   type Output,
   OutputError,
@@ -24,7 +25,7 @@ import {
   OutputInitError,
   type SingleOutput
 } from "@sidekick/delivery"
-import { minimumPriorityRank } from "@sidekick/event"
+import { type FalcoEvent, minimumPriorityRank } from "@sidekick/event"
 import { compileTemplate, type GoTemplate } from "@sidekick/gotemplate"
 import { Context, type Duration, Effect, Either, Layer, Option, Redacted, type Scope } from "effect"
 import { type CommonConfig, policyOverrides } from "./OutputConfig.js"
@@ -195,3 +196,11 @@ export const define = <C extends CommonConfig>(options: {
   }
 }
 
+/**
+ * The send of an output that makes one request per event (most chat and on-call outputs): the request
+ * the event becomes, sent with the output's client; the transport's answer decides success.
+ */
+export const sendEach = (http: OutputHttpClient, request: (event: FalcoEvent) => HttpRequestSpec): OutputImpl => ({
+  kind: "single",
+  send: (event) => Effect.asVoid(http.send(request(event)))
+})

@@ -1,17 +1,24 @@
 /**
  * Slack: an incoming-webhook message with one attachment (falcosidekick's `slack` output: text, username,
  * icon and channel, then an attachment whose fields are rule, priority, source, hostname, tags, every
- * string output field and the time). Mattermost and Rocket.Chat take the same payload.
+ * string output field and the time). Mattermost and Rocket.Chat take the same payload; the helpers they (and
+ * the other chat outputs) share are exported here: the string output fields in sorted order, the attachment
+ * fields in a given row order, the rendered `messageformat`, the fallback icon.
  */
 import { Field } from "@sidekick/config"
 import { compareBytewise, type FalcoEvent, goJson, goTimeString, type Priority, templateData } from "@sidekick/event"
 import type { GoTemplate } from "@sidekick/gotemplate"
 import { Effect, Redacted } from "effect"
-import { define } from "./Definition.js"
+import { define, sendEach } from "./Definition.js"
 import { httpFields, outputSection } from "./OutputConfig.js"
 
 export const defaultSlackFooter = "https://github.com/falcosecurity/falcosidekick"
 export const defaultSlackIcon = "https://raw.githubusercontent.com/falcosecurity/falcosidekick/master/imgs/falcosidekick_color.png"
+/** falcosidekick's DefaultIconURL: what Mattermost, Rocket.Chat, Discord and Cliq send when `icon` is "" (Slack then sends none) */
+export const fallbackChatIcon = "https://raw.githubusercontent.com/falcosecurity/falcosidekick/master/imgs/falcosidekick.png"
+
+/** the configured icon, or falcosidekick's fallback when it is "" */
+export const iconOrFallback = (icon: string): string => (icon === "" ? fallbackChatIcon : icon)
 
 export const SlackConfig = outputSection("slack", {
   webhookurl: Field.secret(),
@@ -44,13 +51,21 @@ export interface SlackPayloadOptions {
   readonly username: string
   readonly channel: string
   readonly messageformat?: GoTemplate | undefined
+  /** default `slackFieldOrder`; Mattermost lists the same rows in another order */
+  readonly fieldOrder?: ReadonlyArray<SlackFieldRow> | undefined
 }
 
-interface SlackField {
+export interface SlackField {
   readonly title: string
   readonly value: string
   readonly short: boolean
 }
+
+/** the rows of a Slack-style attachment; `outputFields` stands for every string output field, in sorted key order */
+export type SlackFieldRow = "rule" | "priority" | "source" | "hostname" | "tags" | "outputFields" | "time"
+
+/** Slack's row order (Mattermost and Rocket.Chat each list the same rows in their own order) */
+export const slackFieldOrder: ReadonlyArray<SlackFieldRow> = ["rule", "priority", "source", "hostname", "tags", "outputFields", "time"]
 
 const runeCount = (s: string): number => {
   let n = 0
@@ -59,6 +74,61 @@ const runeCount = (s: string): number => {
 }
 
 const emptyToUndefined = (s: string): string | undefined => (s === "" ? undefined : s)
+
+/**
+ * falcosidekick's getSortedStringKeys: the output fields whose value is a string, keys in Go's sort order.
+ * Chat messages list only these; numbers, booleans and null are left out.
+ */
+export const stringOutputFields = (event: FalcoEvent): Array<readonly [key: string, value: string]> => {
+  const fields: Array<readonly [string, string]> = []
+  for (const key of Object.keys(event.output_fields).sort(compareBytewise)) {
+    const value = event.output_fields[key]
+    if (typeof value === "string") fields.push([key, value])
+  }
+  return fields
+}
+
+/** the attachment fields in `order`; hostname and tags only when the event has them, an output field is short under 36 runes */
+export const slackAttachmentFields = (event: FalcoEvent, order: ReadonlyArray<SlackFieldRow> = slackFieldOrder): Array<SlackField> => {
+  const fields: Array<SlackField> = []
+  for (const row of order) {
+    switch (row) {
+      case "rule":
+        fields.push({ title: "rule", value: event.rule, short: true })
+        break
+      case "priority":
+        fields.push({ title: "priority", value: event.priority, short: true })
+        break
+      case "source":
+        fields.push({ title: "source", value: event.source, short: true })
+        break
+      case "hostname":
+        if (event.hostname !== "") fields.push({ title: "hostname", value: event.hostname, short: true })
+        break
+      case "tags":
+        if (event.tags.length > 0) fields.push({ title: "tags", value: event.tags.join(", "), short: true })
+        break
+      case "outputFields":
+        for (const [key, value] of stringOutputFields(event)) fields.push({ title: key, value, short: runeCount(value) < 36 })
+        break
+      case "time":
+        fields.push({ title: "time", value: goTimeString(event), short: false })
+        break
+    }
+  }
+  return fields
+}
+
+/**
+ * The `messageformat` rendered over the event: undefined when there is none, or when executing it fails on
+ * this event (falcosidekick then drops the partial output and sends the message without it). "" when it
+ * renders to nothing.
+ */
+export const renderMessageFormat = (template: GoTemplate | undefined, event: FalcoEvent): string | undefined => {
+  if (template === undefined) return undefined
+  const result = template.execute(templateData(event))
+  return result.error === undefined ? result.output : undefined
+}
 
 /**
  * falcosidekick's slackPayload, as an ordered object for goJson: `text?,username?,icon_url?,channel?,attachments`;
@@ -70,31 +140,11 @@ export const slackPayload = (event: FalcoEvent, o: SlackPayloadOptions): object 
   let fields: Array<SlackField> | null = null
   let footer: string | undefined
   if (withFields) {
-    fields = [
-      { title: "rule", value: event.rule, short: true },
-      { title: "priority", value: event.priority, short: true },
-      { title: "source", value: event.source, short: true }
-    ]
-    if (event.hostname !== "") fields.push({ title: "hostname", value: event.hostname, short: true })
-    if (event.tags.length > 0) fields.push({ title: "tags", value: event.tags.join(", "), short: true })
-    for (const key of Object.keys(event.output_fields).sort(compareBytewise)) {
-      const value = event.output_fields[key]
-      if (typeof value !== "string") continue
-      fields.push({ title: key, value, short: runeCount(value) < 36 })
-    }
-    fields.push({ title: "time", value: goTimeString(event), short: false })
+    fields = slackAttachmentFields(event, o.fieldOrder ?? slackFieldOrder)
     footer = o.footer === "" ? defaultSlackFooter : o.footer
   }
-  let text: string | undefined
-  if (o.messageformat !== undefined) {
-    try {
-      text = emptyToUndefined(o.messageformat.render(templateData(event)))
-    } catch {
-      text = undefined
-    }
-  }
   return {
-    text,
+    text: emptyToUndefined(renderMessageFormat(o.messageformat, event) ?? ""),
     username: emptyToUndefined(o.username),
     icon_url: emptyToUndefined(o.icon),
     channel: emptyToUndefined(o.channel),
@@ -128,9 +178,6 @@ export const Slack = define({
         messageformat
       }
       const url = Redacted.value(c.webhookurl)
-      return {
-        kind: "single",
-        send: (event) => http.send({ url, body: slackBody(event, options) }).pipe(Effect.asVoid)
-      }
+      return sendEach(http, (event) => ({ url, body: slackBody(event, options) }))
     })
 })

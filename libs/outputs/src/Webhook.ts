@@ -2,7 +2,7 @@
 import { Field } from "@sidekick/config"
 import { eventJson, type FalcoEvent } from "@sidekick/event"
 import { Effect } from "effect"
-import { define } from "./Definition.js"
+import { define, sendEach } from "./Definition.js"
 import { httpFields, outputSection } from "./OutputConfig.js"
 
 export const WebhookConfig = outputSection("webhook", {
@@ -26,9 +26,6 @@ export const Webhook = define({
   make: (c, ctx) =>
     Effect.map(ctx.http({ customHeaders: c.customheaders }), (http) => {
       const method = webhookMethod(c.method)
-      return {
-        kind: "single",
-        send: (event) => http.send({ url: c.address, method, body: webhookBody(event) }).pipe(Effect.asVoid)
-      }
+      return sendEach(http, (event) => ({ url: c.address, method, body: webhookBody(event) }))
     })
 })

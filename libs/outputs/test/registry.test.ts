@@ -3,8 +3,15 @@ import { outputs } from "../src/index.js"
 
 describe("registry", () => {
   it("lists the outputs in falcosidekick's order; each name is its section's path", () => {
-    expect(outputs.map((o) => o.displayName)).toEqual(["Slack", "AlertManager", "Elasticsearch", "Loki", "Webhook"])
-    expect(outputs.map((o) => o.name)).toEqual(["slack", "alertmanager", "elasticsearch", "loki", "webhook"])
+    // falcosidekick's names and init order (its "Enabled Outputs" line), for the outputs built so far
+    expect(outputs.map((o) => o.displayName)).toEqual([
+      "Slack", "Cliq", "Rocketchat", "Mattermost", "Teams", "Webex", "Discord", "AlertManager", "Elasticsearch", "Loki",
+      "SMTP", "Opsgenie", "Webhook", "GoogleChat", "Pagerduty", "GrafanaOnCall", "Gotify", "Telegram"
+    ])
+    expect(outputs.map((o) => o.name)).toEqual([
+      "slack", "cliq", "rocketchat", "mattermost", "teams", "webex", "discord", "alertmanager", "elasticsearch", "loki",
+      "smtp", "opsgenie", "webhook", "googlechat", "pagerduty", "grafanaoncall", "gotify", "telegram"
+    ])
     for (const o of outputs) expect(o.section.path).toBe(o.name)
   })
 

@@ -1,0 +1,65 @@
+/**
+ * Google Chat: a space message through an incoming webhook (falcosidekick's `googlechat` output): the
+ * rendered `messageformat` as text and, unless `outputformat` is `text`, a cards-v1 card whose key/value
+ * widgets are rule, priority, source, hostname, every string output field, tags and the time.
+ */
+import { Field } from "@sidekick/config"
+import { type FalcoEvent, goJson, goTimeString } from "@sidekick/event"
+import type { GoTemplate } from "@sidekick/gotemplate"
+import { Effect, Redacted } from "effect"
+import { define, sendEach } from "./Definition.js"
+import { httpFields, outputSection } from "./OutputConfig.js"
+import { renderMessageFormat, stringOutputFields } from "./Slack.js"
+
+export const GoogleChatConfig = outputSection("googlechat", {
+  webhookurl: Field.secret(),
+  outputformat: Field.literal(["all", "text"] as const, "all"),
+  messageformat: Field.string(""),
+  ...httpFields()
+})
+export type GoogleChatConfig = typeof GoogleChatConfig.Type
+
+export interface GoogleChatPayloadOptions {
+  readonly outputformat: "all" | "text"
+  readonly messageformat?: GoTemplate | undefined
+}
+
+const keyValue = (topLabel: string, content: string) => ({ keyValue: { topLabel, content } })
+
+const emptyToUndefined = (s: string): string | undefined => (s === "" ? undefined : s)
+
+/**
+ * falcosidekick's googlechatPayload, as an ordered object for goJson: `text?,cards?`; card `header,sections`
+ * (the header is an empty struct that Go's omitempty never drops: `{"title":"","subtitle":""}`); widget
+ * `{keyValue:{topLabel,content}}`. The `text` format sends only the text: `{}` without a messageformat.
+ */
+export const googleChatPayload = (event: FalcoEvent, o: GoogleChatPayloadOptions): object => {
+  const text = emptyToUndefined(renderMessageFormat(o.messageformat, event) ?? "")
+  if (o.outputformat === "text") return { text }
+  const widgets = [keyValue("rule", event.rule), keyValue("priority", event.priority), keyValue("source", event.source)]
+  if (event.hostname !== "") widgets.push(keyValue("hostname", event.hostname))
+  for (const [key, value] of stringOutputFields(event)) widgets.push(keyValue(key, value))
+  if (event.tags.length > 0) widgets.push(keyValue("tags", event.tags.join(", ")))
+  widgets.push(keyValue("time", goTimeString(event)))
+  return {
+    text,
+    cards: [{ header: { title: "", subtitle: "" }, sections: [{ widgets }] }]
+  }
+}
+
+/** the request body: Go json.Encoder output of googleChatPayload */
+export const googleChatBody = (event: FalcoEvent, o: GoogleChatPayloadOptions): string => goJson(googleChatPayload(event, o)) + "\n"
+
+export const GoogleChat = define({
+  config: GoogleChatConfig,
+  displayName: "GoogleChat",
+  enabled: (c) => Redacted.value(c.webhookurl) !== "",
+  make: (c, ctx) =>
+    Effect.gen(function*() {
+      const messageformat = yield* ctx.template("messageformat", c.messageformat)
+      const http = yield* ctx.http()
+      const options: GoogleChatPayloadOptions = { outputformat: c.outputformat, messageformat }
+      const url = Redacted.value(c.webhookurl)
+      return sendEach(http, (event) => ({ url, body: googleChatBody(event, options) }))
+    })
+})

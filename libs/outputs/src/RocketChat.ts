@@ -1,0 +1,89 @@
+/**
+ * Rocket.Chat: Slack's incoming-webhook payload (falcosidekick's `rocketchat` output) with no channel and
+ * no footer, the hostname listed last, falcosidekick's plain icon when `icon` is "", and the attachment
+ * only when the format lists fields: with `outputformat: text` the message carries only the rendered
+ * `messageformat` (falcosidekick's behaviour, kept for wire compatibility).
+ */
+import { Field } from "@sidekick/config"
+import { type FalcoEvent, goJson } from "@sidekick/event"
+import type { GoTemplate } from "@sidekick/gotemplate"
+import { Effect, Redacted } from "effect"
+import { define, sendEach } from "./Definition.js"
+import { httpFields, outputSection } from "./OutputConfig.js"
+import {
+  defaultSlackFooter,
+  defaultSlackIcon,
+  iconOrFallback,
+  renderMessageFormat,
+  slackAttachmentFields,
+  slackColor,
+  type SlackFieldRow
+} from "./Slack.js"
+
+export const RocketChatConfig = outputSection("rocketchat", {
+  webhookurl: Field.secret(),
+  /** falcosidekick reads it but never sends it; kept so its configurations still load */
+  footer: Field.string(defaultSlackFooter),
+  icon: Field.string(defaultSlackIcon),
+  username: Field.string("Falcosidekick"),
+  outputformat: Field.literal(["all", "text", "fields"] as const, "all"),
+  messageformat: Field.string(""),
+  ...httpFields()
+})
+export type RocketChatConfig = typeof RocketChatConfig.Type
+
+/** falcosidekick's Rocket.Chat row order: the hostname after the time */
+export const rocketChatFieldOrder: ReadonlyArray<SlackFieldRow> = ["rule", "priority", "source", "tags", "outputFields", "time", "hostname"]
+
+export interface RocketChatPayloadOptions {
+  readonly outputformat: "all" | "text" | "fields" | ""
+  readonly icon: string
+  readonly username: string
+  readonly messageformat?: GoTemplate | undefined
+}
+
+const emptyToUndefined = (s: string): string | undefined => (s === "" ? undefined : s)
+
+/**
+ * falcosidekick's Rocket.Chat payload, as an ordered object for goJson: `text?,username?,icon_url,attachments?`;
+ * attachment `fallback,color,text?,fields`; field `title,value,short`.
+ */
+export const rocketChatPayload = (event: FalcoEvent, o: RocketChatPayloadOptions): object => {
+  const withFields = o.outputformat === "all" || o.outputformat === "fields" || o.outputformat === ""
+  const withText = o.outputformat === "all" || o.outputformat === "text" || o.outputformat === ""
+  return {
+    text: emptyToUndefined(renderMessageFormat(o.messageformat, event) ?? ""),
+    username: emptyToUndefined(o.username),
+    icon_url: iconOrFallback(o.icon),
+    attachments: withFields
+      ? [{
+        fallback: event.output,
+        color: slackColor[event.priority] ?? "",
+        text: withText ? emptyToUndefined(event.output) : undefined,
+        fields: slackAttachmentFields(event, rocketChatFieldOrder)
+      }]
+      : undefined
+  }
+}
+
+/** the request body: Go json.Encoder output of rocketChatPayload */
+export const rocketChatBody = (event: FalcoEvent, o: RocketChatPayloadOptions): string => goJson(rocketChatPayload(event, o)) + "\n"
+
+export const RocketChat = define({
+  config: RocketChatConfig,
+  displayName: "Rocketchat",
+  enabled: (c) => Redacted.value(c.webhookurl) !== "",
+  make: (c, ctx) =>
+    Effect.gen(function*() {
+      const messageformat = yield* ctx.template("messageformat", c.messageformat)
+      const http = yield* ctx.http()
+      const options: RocketChatPayloadOptions = {
+        outputformat: c.outputformat,
+        icon: c.icon,
+        username: c.username,
+        messageformat
+      }
+      const url = Redacted.value(c.webhookurl)
+      return sendEach(http, (event) => ({ url, body: rocketChatBody(event, options) }))
+    })
+})
