@@ -7,10 +7,9 @@
 import { Field } from "@sidekick/config"
 import { type FalcoEvent, goJson, goTimeString, type Priority } from "@sidekick/event"
 import type { GoTemplate } from "@sidekick/gotemplate"
-import { Effect, Redacted } from "effect"
-import { define, sendEach } from "./Definition.js"
+import { define } from "./Definition.js"
 import { httpFields, outputSection } from "./OutputConfig.js"
-import { defaultSlackIcon, iconOrFallback, renderMessageFormat, stringOutputFields } from "./Slack.js"
+import { chatWebhook, defaultSlackIcon, hasWebhookUrl, iconOrFallback, renderMessageFormat, stringOutputFields } from "./Slack.js"
 
 export const CliqConfig = outputSection("cliq", {
   webhookurl: Field.secret(),
@@ -88,18 +87,9 @@ export const cliqBody = (event: FalcoEvent, o: CliqPayloadOptions): string => go
 export const Cliq = define({
   config: CliqConfig,
   displayName: "Cliq",
-  enabled: (c) => Redacted.value(c.webhookurl) !== "",
-  make: (c, ctx) =>
-    Effect.gen(function*() {
-      const messageformat = yield* ctx.template("messageformat", c.messageformat)
-      const http = yield* ctx.http({ contentType: "application/json" })
-      const options: CliqPayloadOptions = {
-        outputformat: c.outputformat,
-        icon: c.icon,
-        useemoji: c.useemoji,
-        messageformat
-      }
-      const url = Redacted.value(c.webhookurl)
-      return sendEach(http, (event) => ({ url, body: cliqBody(event, options) }))
-    })
+  enabled: hasWebhookUrl,
+  make: chatWebhook((c, messageformat) => {
+    const options: CliqPayloadOptions = { ...c, messageformat }
+    return (event) => cliqBody(event, options)
+  }, { contentType: "application/json" })
 })

@@ -6,10 +6,9 @@
 import { Field } from "@sidekick/config"
 import { type FalcoEvent, goJson, goTimeString } from "@sidekick/event"
 import type { GoTemplate } from "@sidekick/gotemplate"
-import { Effect, Redacted } from "effect"
-import { define, sendEach } from "./Definition.js"
+import { define } from "./Definition.js"
 import { httpFields, outputSection } from "./OutputConfig.js"
-import { renderMessageFormat, stringOutputFields } from "./Slack.js"
+import { chatWebhook, hasWebhookUrl, renderMessageFormat, stringOutputFields } from "./Slack.js"
 
 export const GoogleChatConfig = outputSection("googlechat", {
   webhookurl: Field.secret(),
@@ -53,13 +52,9 @@ export const googleChatBody = (event: FalcoEvent, o: GoogleChatPayloadOptions): 
 export const GoogleChat = define({
   config: GoogleChatConfig,
   displayName: "GoogleChat",
-  enabled: (c) => Redacted.value(c.webhookurl) !== "",
-  make: (c, ctx) =>
-    Effect.gen(function*() {
-      const messageformat = yield* ctx.template("messageformat", c.messageformat)
-      const http = yield* ctx.http()
-      const options: GoogleChatPayloadOptions = { outputformat: c.outputformat, messageformat }
-      const url = Redacted.value(c.webhookurl)
-      return sendEach(http, (event) => ({ url, body: googleChatBody(event, options) }))
-    })
+  enabled: hasWebhookUrl,
+  make: chatWebhook((c, messageformat) => {
+    const options: GoogleChatPayloadOptions = { ...c, messageformat }
+    return (event) => googleChatBody(event, options)
+  })
 })

@@ -2,23 +2,13 @@
  * Mattermost: Slack's incoming-webhook payload (falcosidekick's `mattermost` output) with no channel, the
  * hostname listed second, and falcosidekick's plain icon when `icon` is "".
  */
-import { Field } from "@sidekick/config"
 import { type FalcoEvent, goJson } from "@sidekick/event"
 import type { GoTemplate } from "@sidekick/gotemplate"
-import { Effect, Redacted } from "effect"
-import { define, sendEach } from "./Definition.js"
-import { httpFields, outputSection } from "./OutputConfig.js"
-import { defaultSlackFooter, defaultSlackIcon, iconOrFallback, type SlackFieldRow, slackPayload } from "./Slack.js"
+import { define } from "./Definition.js"
+import { outputSection } from "./OutputConfig.js"
+import { chatWebhook, hasWebhookUrl, iconOrFallback, type SlackFieldRow, slackPayload, slackStyleFields } from "./Slack.js"
 
-export const MattermostConfig = outputSection("mattermost", {
-  webhookurl: Field.secret(),
-  footer: Field.string(defaultSlackFooter),
-  icon: Field.string(defaultSlackIcon),
-  username: Field.string("Falcosidekick"),
-  outputformat: Field.literal(["all", "text", "fields"] as const, "all"),
-  messageformat: Field.string(""),
-  ...httpFields()
-})
+export const MattermostConfig = outputSection("mattermost", slackStyleFields())
 export type MattermostConfig = typeof MattermostConfig.Type
 
 /** falcosidekick's Mattermost row order: the hostname right after the rule */
@@ -42,19 +32,9 @@ export const mattermostBody = (event: FalcoEvent, o: MattermostPayloadOptions): 
 export const Mattermost = define({
   config: MattermostConfig,
   displayName: "Mattermost",
-  enabled: (c) => Redacted.value(c.webhookurl) !== "",
-  make: (c, ctx) =>
-    Effect.gen(function*() {
-      const messageformat = yield* ctx.template("messageformat", c.messageformat)
-      const http = yield* ctx.http()
-      const options: MattermostPayloadOptions = {
-        outputformat: c.outputformat,
-        footer: c.footer,
-        icon: c.icon,
-        username: c.username,
-        messageformat
-      }
-      const url = Redacted.value(c.webhookurl)
-      return sendEach(http, (event) => ({ url, body: mattermostBody(event, options) }))
-    })
+  enabled: hasWebhookUrl,
+  make: chatWebhook((c, messageformat) => {
+    const options: MattermostPayloadOptions = { ...c, messageformat }
+    return (event) => mattermostBody(event, options)
+  })
 })

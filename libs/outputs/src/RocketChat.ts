@@ -4,32 +4,13 @@
  * only when the format lists fields: with `outputformat: text` the message carries only the rendered
  * `messageformat` (falcosidekick's behaviour, kept for wire compatibility).
  */
-import { Field } from "@sidekick/config"
 import { type FalcoEvent, goJson } from "@sidekick/event"
 import type { GoTemplate } from "@sidekick/gotemplate"
-import { Effect, Redacted } from "effect"
-import { define, sendEach } from "./Definition.js"
-import { httpFields, outputSection } from "./OutputConfig.js"
-import {
-  defaultSlackFooter,
-  defaultSlackIcon,
-  iconOrFallback,
-  renderMessageFormat,
-  slackAttachmentFields,
-  slackColor,
-  type SlackFieldRow
-} from "./Slack.js"
+import { define } from "./Definition.js"
+import { outputSection } from "./OutputConfig.js"
+import { chatWebhook, hasWebhookUrl, iconOrFallback, renderMessageFormat, slackAttachmentFields, slackColor, type SlackFieldRow, slackStyleFields } from "./Slack.js"
 
-export const RocketChatConfig = outputSection("rocketchat", {
-  webhookurl: Field.secret(),
-  /** falcosidekick reads it but never sends it; kept so its configurations still load */
-  footer: Field.string(defaultSlackFooter),
-  icon: Field.string(defaultSlackIcon),
-  username: Field.string("Falcosidekick"),
-  outputformat: Field.literal(["all", "text", "fields"] as const, "all"),
-  messageformat: Field.string(""),
-  ...httpFields()
-})
+export const RocketChatConfig = outputSection("rocketchat", slackStyleFields())
 export type RocketChatConfig = typeof RocketChatConfig.Type
 
 /** falcosidekick's Rocket.Chat row order: the hostname after the time */
@@ -72,18 +53,9 @@ export const rocketChatBody = (event: FalcoEvent, o: RocketChatPayloadOptions): 
 export const RocketChat = define({
   config: RocketChatConfig,
   displayName: "Rocketchat",
-  enabled: (c) => Redacted.value(c.webhookurl) !== "",
-  make: (c, ctx) =>
-    Effect.gen(function*() {
-      const messageformat = yield* ctx.template("messageformat", c.messageformat)
-      const http = yield* ctx.http()
-      const options: RocketChatPayloadOptions = {
-        outputformat: c.outputformat,
-        icon: c.icon,
-        username: c.username,
-        messageformat
-      }
-      const url = Redacted.value(c.webhookurl)
-      return sendEach(http, (event) => ({ url, body: rocketChatBody(event, options) }))
-    })
+  enabled: hasWebhookUrl,
+  make: chatWebhook((c, messageformat) => {
+    const options: RocketChatPayloadOptions = { ...c, messageformat }
+    return (event) => rocketChatBody(event, options)
+  })
 })

@@ -9,7 +9,7 @@ import { Field } from "@sidekick/config"
 import { compareBytewise, type FalcoEvent, goJson, goTimeString, type Priority, templateData } from "@sidekick/event"
 import type { GoTemplate } from "@sidekick/gotemplate"
 import { Effect, Redacted } from "effect"
-import { define, sendEach } from "./Definition.js"
+import { define, type HttpOptions, type OutputContext, sendEach } from "./Definition.js"
 import { httpFields, outputSection } from "./OutputConfig.js"
 
 export const defaultSlackFooter = "https://github.com/falcosecurity/falcosidekick"
@@ -20,9 +20,12 @@ export const fallbackChatIcon = "https://raw.githubusercontent.com/falcosecurity
 /** the configured icon, or falcosidekick's fallback when it is "" */
 export const iconOrFallback = (icon: string): string => (icon === "" ? fallbackChatIcon : icon)
 
-export const SlackConfig = outputSection("slack", {
+/**
+ * The keys and defaults falcosidekick gives Slack, Mattermost and Rocket.Chat alike (Slack adds `channel`;
+ * Rocket.Chat reads `footer` but never sends it). `webhookurl`, the enabling key, comes first.
+ */
+export const slackStyleFields = () => ({
   webhookurl: Field.secret(),
-  channel: Field.string(""),
   footer: Field.string(defaultSlackFooter),
   icon: Field.string(defaultSlackIcon),
   username: Field.string("Falcosidekick"),
@@ -30,6 +33,8 @@ export const SlackConfig = outputSection("slack", {
   messageformat: Field.string(""),
   ...httpFields()
 })
+
+export const SlackConfig = outputSection("slack", { ...slackStyleFields(), channel: Field.string("") })
 export type SlackConfig = typeof SlackConfig.Type
 
 /** Slack/Mattermost/Rocket.Chat attachment colour per priority (falcosidekick's colours) */
@@ -161,23 +166,39 @@ export const slackPayload = (event: FalcoEvent, o: SlackPayloadOptions): object 
 /** the request body: Go json.Encoder output of slackPayload */
 export const slackBody = (event: FalcoEvent, o: SlackPayloadOptions): string => goJson(slackPayload(event, o)) + "\n"
 
+/** the keys every Slack-style chat output has: a secret webhook URL and an optional Go template */
+export interface ChatWebhookConfig {
+  readonly webhookurl: Redacted.Redacted<string>
+  readonly messageformat: string
+}
+
+/** enabled by a webhook URL */
+export const hasWebhookUrl = (c: { readonly webhookurl: Redacted.Redacted<string> }): boolean => Redacted.value(c.webhookurl) !== ""
+
+/**
+ * The `make` of a chat output that POSTs one message per event to its secret `webhookurl`, its
+ * `messageformat` compiled at start-up (Slack, Mattermost, Rocket.Chat, Google Chat, Cliq): `body` is
+ * given the section and the template once, and returns the event's request body.
+ */
+export const chatWebhook = <C extends ChatWebhookConfig>(
+  body: (c: C, messageformat: GoTemplate | undefined) => (event: FalcoEvent) => string,
+  httpOptions?: HttpOptions
+) =>
+(c: C, ctx: OutputContext) =>
+  Effect.gen(function*() {
+    const messageformat = yield* ctx.template("messageformat", c.messageformat)
+    const http = yield* ctx.http(httpOptions)
+    const url = Redacted.value(c.webhookurl)
+    const bodyOf = body(c, messageformat)
+    return sendEach(http, (event) => ({ url, body: bodyOf(event) }))
+  })
+
 export const Slack = define({
   config: SlackConfig,
   displayName: "Slack",
-  enabled: (c) => Redacted.value(c.webhookurl) !== "",
-  make: (c, ctx) =>
-    Effect.gen(function*() {
-      const messageformat = yield* ctx.template("messageformat", c.messageformat)
-      const http = yield* ctx.http()
-      const options: SlackPayloadOptions = {
-        outputformat: c.outputformat,
-        footer: c.footer,
-        icon: c.icon,
-        username: c.username,
-        channel: c.channel,
-        messageformat
-      }
-      const url = Redacted.value(c.webhookurl)
-      return sendEach(http, (event) => ({ url, body: slackBody(event, options) }))
-    })
+  enabled: hasWebhookUrl,
+  make: chatWebhook((c, messageformat) => {
+    const options: SlackPayloadOptions = { ...c, messageformat }
+    return (event) => slackBody(event, options)
+  })
 })
