@@ -163,14 +163,15 @@ export const make = (
         })
       }))
     forwardTo = lanes.find((lane) => lane.output.name === options.deadLetter.output)
-    // a full spool dropped its oldest segment: what a lane had not read of it is lost to that output
+    // a full spool dropped its oldest segment (or a bounded stream its oldest messages): what a lane had not
+    // read of it is lost to that output
     buffer.onOverflow((name, events) => {
       const lane = lanes.find((l) => l.output.name === name)
       if (lane === undefined) return
       lane.dropped("queue_full", events)
-      const error = `the spool was full (delivery.spool.maxbytes) and dropped its oldest segment: ${events} events not yet delivered to this output`
+      const error = `the spool was full and dropped its oldest events (delivery.spool.maxbytes, or the stream's delivery.spool.nats.maxbytes): ${events} not yet delivered to this output`
       deadLettered([{ output: name, reason: "queue_full", at: clock.unsafeCurrentTimeMillis(), error, attempts: 0, summary: { events } }])
-      runLog(Effect.logError(`${events} events dropped (queue_full): the spool was full and dropped its oldest segment`).pipe(
+      runLog(Effect.logError(`${events} events dropped (queue_full): the spool was full and dropped its oldest`).pipe(
         Effect.annotateLogs("output", name)
       ))
     })

@@ -191,4 +191,33 @@ describe.skipIf(skip)("Buffer on NATS JetStream", () => {
       expect(error._tag).toBe("JetStreamConnectError")
       expect(error.message).toContain("nats://127.0.0.1:1")
     }), 10_000)
+
+  it.scopedLive("a bounded stream that discards what a stuck output had not read: counted as queue_full, once, with a summary dead letter", () =>
+    Effect.gen(function*() {
+      // one event per message, so the consumer's pending count is in events; ~150 of ~600-byte messages fit.
+      // "stuck" never answers (its lane holds its packs and stops pulling: the stream discards past it);
+      // "alive" pulls but falls behind the burst, and skips what was discarded (each counted, or delivered)
+      const js: JetStreamBufferOptions = { ...(yield* freshStream), maxBytes: 100 * 1024, pack: { maxEvents: 1 }, lossCheckInterval: "100 millis" }
+      let alive = 0
+      const { d, scope } = yield* start([output("stuck", () => Effect.never), output("alive", () => Effect.sync(() => void alive++))], js)
+      const total = 1000
+      for (let i = 0; i < total; i += 100) yield* publishAll(d, range(`e${i}-`, 100))
+      yield* until(() => alive + (d.status()[1]!.dropped.queue_full ?? 0) === total, 10_000)
+      yield* until(() => (d.status()[0]!.dropped.queue_full ?? 0) > 0, 5_000)
+      yield* Effect.sleep("300 millis") // more checks: nothing is counted twice
+      const stuck = d.status()[0]!
+      const pending = yield* Effect.promise(async () => {
+        const nc = await connect({ servers: url })
+        const info = await (await nc.jetstreamManager()).consumers.info(js.stream!, "stuck")
+        await nc.close()
+        return info.num_pending
+      })
+      // every event is lost to the stream (queue_full) or dropped after its attempts, held by the lane, or still
+      // in the stream: nothing unaccounted for, nothing counted twice
+      const dropped = Object.values(stuck.dropped).reduce((n, k) => n + k, 0)
+      expect(dropped + stuck.queued + stuck.inFlight + pending).toBe(total)
+      const letters = d.deadLetters.list({ output: "stuck", limit: 10 })
+      expect(letters.reduce((n, l) => n + (l.summary?.events ?? 0), 0)).toBe(stuck.dropped.queue_full)
+      yield* Scope.close(scope, Exit.void)
+    }), 30_000)
 })

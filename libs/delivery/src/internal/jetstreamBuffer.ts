@@ -14,8 +14,16 @@
  *
  * The stream uses `limits` retention (bounded by bytes and optionally age), not `workqueue`: with a
  * consumer per output, several consumers read each message, which a work queue forbids. An output's
- * consumer that falls behind past the stream's bound loses the oldest messages (not reported through
- * `onOverflow`: the server does not tell the consumer).
+ * consumer that falls behind past the stream's bound loses the oldest messages. The server does not tell
+ * anyone, so each replica remembers, for every pack it published (by its stream sequence), how many of its
+ * events each lane wanted, and checks every few seconds whether the stream's first message has passed a
+ * consumer's last delivered one: the packs in between were discarded unread, and the replica that
+ * published each reports its events for that lane through `onOverflow` (so nothing is counted twice across
+ * replicas). A consumer that is pulling but too far behind skips the discarded messages instead: a replica
+ * sees the jump in stream sequence between two consecutive deliveries and reports its own packs in it.
+ * With several replicas, a jump where the consumer also delivered to another replica, or packs another
+ * replica published, are not seen by this one: the count is then a lower bound. A replica that restarted
+ * no longer knows its older packs.
  *
  * Delivery is at-least-once. A pack is acknowledged once every event of it for the lane was acknowledged
  * by the Dispatcher; events of a pack that are not for the lane are skipped. What a worker gives back
@@ -75,6 +83,8 @@ export interface JetStreamBufferOptions {
   readonly token?: string
   /** CA file to verify the server's TLS certificate with */
   readonly caFile?: string
+  /** how often each lane checks for packs the stream discarded before it read them (default 5 s) */
+  readonly lossCheckInterval?: Duration.DurationInput
 }
 
 export class JetStreamConnectError extends Data.TaggedError("JetStreamConnectError")<{
@@ -127,6 +137,8 @@ export const connectionOf = (buffer: BufferService): NatsConnection | undefined 
 interface Pack {
   lines: Array<string>
   bytes: number
+  /** events of the pack per lane */
+  readonly lanes: Map<string, number>
   readonly promise: Promise<void>
   readonly resolve: () => void
   readonly reject: (e: unknown) => void
@@ -218,6 +230,12 @@ export const makeJetStreamBuffer = (
     // --- offering: events packed into messages ---------------------------------------------------------
 
     const processId = randomUUID()
+    // only a bounded stream discards: then the packs this replica published, by stream sequence, with their
+    // events per lane, until the stream's first message has passed them (see the module comment)
+    const bounded = options.maxBytes !== undefined || options.maxAge !== undefined
+    const published = new Map<number, Map<string, number>>()
+    const overflowListeners: Array<(lane: string, events: number) => void> = []
+    const laneNames = new Set<string>()
     let packs = 0
     let id = 0
     let current: Pack | undefined
@@ -228,8 +246,7 @@ export const makeJetStreamBuffer = (
       // the same Nats-Msg-Id on each attempt: a pack that was stored but whose PubAck was lost is not stored twice
       for (let attempt = 1;; attempt++) {
         try {
-          await js.publish(subject, payload, { msgID, timeout: 5000 })
-          return
+          return (await js.publish(subject, payload, { msgID, timeout: 5000 })).seq
         } catch (e) {
           if (attempt >= 3 || nc.isClosed()) throw e
           await new Promise((r) => setTimeout(r, 100 * attempt))
@@ -244,7 +261,10 @@ export const makeJetStreamBuffer = (
       if (pack === undefined) return
       current = undefined
       const msgID = `${processId}-${++packs}`
-      const done = publish(encoder.encode(pack.lines.join("\n")), msgID).then(pack.resolve, pack.reject)
+      const done = publish(encoder.encode(pack.lines.join("\n")), msgID).then((seq) => {
+        if (bounded) published.set(seq, pack.lanes)
+        pack.resolve()
+      }, pack.reject)
       publishing.add(done)
       void done.finally(() => publishing.delete(done))
     }
@@ -315,6 +335,7 @@ export const makeJetStreamBuffer = (
 
         const receive = (msg: JsMsg) => {
           if (closed) return release(msg) // brought by the last pull of a closed lane
+          noteDelivery(msg)
           const lines = decoder.decode(msg.data).split("\n")
           const held: Held = { msg, open: 0 }
           for (let i = 0; i + 1 < lines.length; i += 2) {
@@ -372,6 +393,51 @@ export const makeJetStreamBuffer = (
         // in stream order
         const release = (msg: JsMsg, delay = releaseDelay()) => safely(() => (delay === 0 ? msg.nak() : msg.nak(delay)))
 
+        // packs of this replica's that the stream discarded before this lane's consumer read them
+        laneNames.add(name)
+        /** settle this lane's share of the packs with a sequence under `below`: those `lost(seq)` are reported */
+        const settlePacks = (below: number, lost: (seq: number) => boolean) => {
+          let events = 0
+          for (const [seq, lanes] of published) {
+            if (seq >= below) continue
+            const n = lanes.get(name)
+            if (n === undefined) continue
+            if (lost(seq)) events += n
+            lanes.delete(name)
+            // lanes this replica does not run are nobody's to report here
+            for (const other of lanes.keys()) if (!laneNames.has(other)) lanes.delete(other)
+            if (lanes.size === 0) published.delete(seq)
+          }
+          if (events > 0) for (const listener of overflowListeners) listener(name, events)
+        }
+        // a consumer stuck behind (its output down): the stream's first message passed its last delivered one
+        const checkLosses = async () => {
+          if (published.size === 0) return
+          const [stream, info] = await Promise.all([jsm.streams.info(streamName), jsm.consumers.info(streamName, durable)])
+          const delivered = info.delivered.stream_seq
+          settlePacks(stream.state.first_seq, (seq) => seq > delivered)
+        }
+        // a consumer pulling but too far behind: two deliveries in a row (consumer sequences n and n+1) whose
+        // stream sequences are not consecutive skipped the messages in between, discarded before it got to them
+        let last: { readonly stream: number; readonly consumer: number } | undefined
+        const noteDelivery = (msg: JsMsg) => {
+          const { streamSequence, deliverySequence } = msg.info
+          if (bounded && last !== undefined && deliverySequence === last.consumer + 1 && streamSequence > last.stream + 1) {
+            const from = last.stream
+            settlePacks(streamSequence, (seq) => seq > from)
+          }
+          if (last === undefined || deliverySequence > last.consumer) last = { stream: streamSequence, consumer: deliverySequence }
+        }
+        let checking = false
+        const lossCheck = bounded
+          ? setInterval(() => {
+            if (checking || closed) return
+            checking = true
+            void checkLosses().catch(() => undefined).finally(() => (checking = false))
+          }, Duration.toMillis(options.lossCheckInterval ?? Duration.seconds(5)))
+          : undefined
+        lossCheck?.unref()
+
         // a sign of life for the packs held, so that a long delivery is not given to another replica
         const beat = setInterval(() => {
           for (const held of heldPacks) safely(() => held.msg.working())
@@ -381,6 +447,7 @@ export const makeJetStreamBuffer = (
           Effect.promise(async () => {
             closed = true
             clearInterval(beat)
+            if (lossCheck !== undefined) clearInterval(lossCheck)
             room?.()
             pause?.()
             // what this replica will not deliver goes to another at once (see the module comment)
@@ -451,19 +518,22 @@ export const makeJetStreamBuffer = (
         const line = targets.map((t) => t.name).join(",") + "\n" + encodeEnvelope(envelope)
         if (current !== undefined && current.bytes + line.length > maxPackBytes) flush()
         if (current === undefined) {
-          current = { lines: [], bytes: 0, ...deferred() }
+          current = { lines: [], bytes: 0, lanes: new Map(), ...deferred() }
           timer = setTimeout(flush, maxDelay)
         }
         const pack = current
         pack.lines.push(line)
         pack.bytes += line.length + 1
+        for (const t of targets) pack.lanes.set(t.name, (pack.lanes.get(t.name) ?? 0) + 1)
         if (pack.lines.length >= maxEvents) flush()
         lastDurable = pack.promise
         return targets.map((): OfferOutcome => "queued")
       },
       nextId: () => ++id,
       durable: () => lastDurable,
-      onOverflow: () => {}
+      onOverflow: (listener) => {
+        overflowListeners.push(listener)
+      }
     }
     let lastDurable: Promise<void> | undefined
     connections.set(service, nc)
