@@ -25,7 +25,7 @@
  * This module is the public API; the machinery lives under `internal/`: `lexer`, `parser`, `exec` (the evaluator),
  * `builtins` (the predefined functions), `format` (Go `fmt`/`strconv` printing) and `value` (the value model).
  */
-import type { Either } from "effect"
+import { Either } from "effect"
 import * as internal from "./internal/goTemplate.js"
 import * as value from "./internal/value.js"
 
@@ -58,3 +58,10 @@ export const compileTemplate: (
   source: string,
   funcs?: Readonly<Record<string, TemplateFunction>>
 ) => Either.Either<GoTemplate, string> = internal.compile
+
+/**
+ * Compile a template that is part of the program (an output's fixed message), throwing if it does not
+ * compile: Go's `template.Must`. A user's template goes through `compileTemplate`, whose reason names the key.
+ */
+export const mustCompileTemplate = (source: string, funcs?: Readonly<Record<string, TemplateFunction>>): GoTemplate =>
+  Either.getOrThrowWith(internal.compile(source, funcs), (reason) => new Error(`built-in template does not compile: ${reason}`))

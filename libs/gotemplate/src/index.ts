@@ -3,6 +3,7 @@ export {
   GoFloat,
   goStruct,
   type GoTemplate,
+  mustCompileTemplate,
   type TemplateFunction,
   type TemplateResult
 } from "./GoTemplate.js"

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Either } from "effect"
 import { LosslessNumber, parse } from "lossless-json"
-import { compileTemplate, goStruct, type TemplateFunction } from "../src/index.js"
+import { compileTemplate, goStruct, mustCompileTemplate, type TemplateFunction } from "../src/index.js"
 
 /**
  * JSON decoded the way Sidekick decodes Falco events: a number literal that survives a round trip through a JS number
@@ -41,6 +41,11 @@ const execError = (source: string, d: unknown = data): { output: string; error: 
 }
 
 describe("GoTemplate", () => {
+  it("mustCompileTemplate: a built-in template compiles or throws with the reason (Go's template.Must)", () => {
+    expect(mustCompileTemplate("{{ shout . }}", { shout: (s) => `${String(s)}!` }).render("hi")).toBe("hi!")
+    expect(() => mustCompileTemplate("{{ .Rule ")).toThrow(/built-in template does not compile: template: /)
+  })
+
   it("prints fields and nested fields", () => {
     expect(render("Rule: {{ .Rule }} / {{.Output}} / {{ .A.B.C }}")).toBe("Rule: Terminal shell / out <NA> / deep")
   })

@@ -4,8 +4,8 @@
  */
 import { Field } from "@sidekick/config"
 import { eventJson, type FalcoEvent, goJson, rank, templateData } from "@sidekick/event"
-import { compileTemplate, type GoTemplate } from "@sidekick/gotemplate"
-import { Effect, Either, Redacted } from "effect"
+import { mustCompileTemplate } from "@sidekick/gotemplate"
+import { Effect, Redacted } from "effect"
 import { define, sendEach } from "./Definition.js"
 import { outputSection } from "./OutputConfig.js"
 
@@ -19,9 +19,6 @@ export const GotifyConfig = outputSection("gotify", {
 export type GotifyConfig = typeof GotifyConfig.Type
 
 export type GotifyFormat = GotifyConfig["format"]
-
-const compileFixed = (source: string): GoTemplate =>
-  Either.getOrThrowWith(compileTemplate(source), (reason) => new Error(`fixed template does not compile: ${reason}`))
 
 /** falcosidekick's templates, byte for byte: a tab before each markdown field bullet; `{{ end -}}` eats the last newline */
 export const gotifyMarkdownSource = `- **Priority**: {{ .Priority }}
@@ -46,8 +43,8 @@ Fields:
 {{ end -}}
 `
 
-const markdownTemplate = compileFixed(gotifyMarkdownSource)
-const textTemplate = compileFixed(gotifyTextSource)
+const markdownTemplate = mustCompileTemplate(gotifyMarkdownSource)
+const textTemplate = mustCompileTemplate(gotifyTextSource)
 
 /** the message and its display content type for a format */
 const gotifyMessage = (event: FalcoEvent, format: GotifyFormat): { readonly message: string; readonly contentType: string } => {

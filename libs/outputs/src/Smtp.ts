@@ -15,8 +15,8 @@
 import { Field } from "@sidekick/config"
 import type { OutputError } from "@sidekick/delivery"
 import { type FalcoEvent, type Priority, templateData } from "@sidekick/event"
-import { compileTemplate, type GoTemplate } from "@sidekick/gotemplate"
-import { Effect, Either, Redacted } from "effect"
+import { mustCompileTemplate } from "@sidekick/gotemplate"
+import { Effect, Redacted } from "effect"
 import nodemailer from "nodemailer"
 import type { CustomAuthenticationContext } from "nodemailer/lib/smtp-connection"
 import { define, type OutputContext } from "./Definition.js"
@@ -76,11 +76,8 @@ const htmlEscapes: Readonly<Record<string, string>> = {
 // eslint-disable-next-line no-control-regex
 export const escapeHtml = (text: string): string => text.replace(/[\u0000"&'+<>]/g, (c) => htmlEscapes[c] ?? c)
 
-const compileOrThrow = (source: string, funcs?: Parameters<typeof compileTemplate>[1]): GoTemplate =>
-  Either.getOrThrowWith(compileTemplate(source, funcs), (e) => new Error(`SMTP built-in template: ${e}`))
-
 /** the plain-text part (falcosidekick's layout: the event, then every output field sorted, `%v`) */
-const textTemplate = compileOrThrow(
+const textTemplate = mustCompileTemplate(
   [
     "Priority: {{ .Priority }}",
     "Output: {{ .Output }}",
@@ -112,7 +109,7 @@ const tableStyle = "font-family:arial,helvetica,sans-serif; height:2px; width:70
  * The HTML part. Every value goes through `escapeHtml`, as Go's html/template escapes it. The twelve
  * leading newlines are the blank lines falcosidekick's template leaves where it picks the colour.
  */
-const htmlTemplate = compileOrThrow(
+const htmlTemplate = mustCompileTemplate(
   "\n".repeat(12) +
     `<meta http-equiv="Content-Type" content="text/html; charset=us-ascii">
 <style type="text/css">

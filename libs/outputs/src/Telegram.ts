@@ -5,8 +5,8 @@
  */
 import { Field } from "@sidekick/config"
 import { type FalcoEvent, goJson, templateData } from "@sidekick/event"
-import { compileTemplate, type GoTemplate, type TemplateFunction } from "@sidekick/gotemplate"
-import { Effect, Either, Redacted } from "effect"
+import { mustCompileTemplate } from "@sidekick/gotemplate"
+import { Effect, Redacted } from "effect"
 import { define, sendEach } from "./Definition.js"
 import { outputSection } from "./OutputConfig.js"
 
@@ -23,11 +23,8 @@ export const TelegramConfig = outputSection("telegram", {
 })
 export type TelegramConfig = typeof TelegramConfig.Type
 
-const compileFixed = (source: string, funcs?: Readonly<Record<string, TemplateFunction>>): GoTemplate =>
-  Either.getOrThrowWith(compileTemplate(source, funcs), (reason) => new Error(`fixed template does not compile: ${reason}`))
-
 /** Go's `fmt.Sprintf("%v", x)`: the engine's own `print` of one operand is exactly that */
-const sprintV = compileFixed("{{ print . }}")
+const sprintV = mustCompileTemplate("{{ print . }}")
 
 /** the characters MarkdownV2 reserves, as falcosidekick's replacer lists them (a backslash is not among them) */
 const markdownV2Reserved = /[_*[\]()~`>#+\-=|{}.!]/g
@@ -49,7 +46,7 @@ export const telegramTemplateSource = `*\\[Falco\\] \\[{{markdownV2EscapeText .P
 **Output**: {{markdownV2EscapeText .Output }}
 `
 
-const telegramTemplate = compileFixed(telegramTemplateSource, { markdownV2EscapeText })
+const telegramTemplate = mustCompileTemplate(telegramTemplateSource, { markdownV2EscapeText })
 
 /** the message text; undefined when the template fails (falcosidekick then sends the message without text) */
 export const telegramText = (event: FalcoEvent): string | undefined => {

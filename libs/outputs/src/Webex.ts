@@ -4,8 +4,8 @@
  */
 import { Field } from "@sidekick/config"
 import { type FalcoEvent, goJson, templateData } from "@sidekick/event"
-import { compileTemplate } from "@sidekick/gotemplate"
-import { Effect, Either, Redacted } from "effect"
+import { mustCompileTemplate } from "@sidekick/gotemplate"
+import { Effect, Redacted } from "effect"
 import { define, sendEach } from "./Definition.js"
 import { httpFields, outputSection } from "./OutputConfig.js"
 
@@ -36,10 +36,7 @@ export const webexMarkdownTemplate = [
   ""
 ].join("\n")
 
-const webexTemplate = Either.getOrThrowWith(
-  compileTemplate(webexMarkdownTemplate),
-  (reason) => new Error(`webex markdown template: ${reason}`)
-)
+const webexTemplate = mustCompileTemplate(webexMarkdownTemplate)
 
 /** the rendered markdown; on an execution error, what was written before it, as falcosidekick sends */
 export const webexMarkdown = (event: FalcoEvent): string => webexTemplate.render(templateData(event))
