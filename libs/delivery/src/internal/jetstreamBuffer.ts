@@ -524,7 +524,8 @@ export const makeJetStreamBuffer = (
         const pack = current
         pack.lines.push(line)
         pack.bytes += line.length + 1
-        for (const t of targets) pack.lanes.set(t.name, (pack.lanes.get(t.name) ?? 0) + 1)
+        // counted only where the stream can discard (see `published`): off the publish path otherwise
+        if (bounded) for (const t of targets) pack.lanes.set(t.name, (pack.lanes.get(t.name) ?? 0) + 1)
         if (pack.lines.length >= maxEvents) flush()
         lastDurable = pack.promise
         return targets.map((): OfferOutcome => "queued")
