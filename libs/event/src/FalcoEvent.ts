@@ -2,7 +2,7 @@
  * The Falco event after ingestion, its raw wire schema, and the views outputs use: the Go JSON payload
  * (`FalcoPayload` marshalled), Go's `time.Time.String()` and the struct seen by Go templates.
  */
-import { goStruct } from "@sidekick/gotemplate"
+import { compareBytewise, goStruct } from "@sidekick/gotemplate"
 import { Either, ParseResult, Schema } from "effect"
 import { type GoTime, goTimeStringOf, parseRfc3339 } from "./GoTime.js"
 import { goJson, goJsonMap, goJsonString, isLosslessNumber, sortKeys } from "./Json.js"
@@ -289,3 +289,16 @@ export const templateData = (e: FalcoEvent): object =>
     Tags: e.tags,
     Hostname: e.hostname
   })
+
+/**
+ * falcosidekick's getSortedStringKeys: the output fields whose value is a string, keys in Go's sort order.
+ * Chat messages, Opsgenie details and Loki labels list only these; numbers, booleans and null are left out.
+ */
+export const stringOutputFields = (event: FalcoEvent): Array<readonly [key: string, value: string]> => {
+  const fields: Array<readonly [string, string]> = []
+  for (const key of Object.keys(event.output_fields).sort(compareBytewise)) {
+    const value = event.output_fields[key]
+    if (typeof value === "string") fields.push([key, value])
+  }
+  return fields
+}

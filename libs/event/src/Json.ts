@@ -348,6 +348,9 @@ const write = (value: unknown, sortAll: boolean): string | undefined => {
  * `LosslessNumber` verbatim, bigint as an integer, `<` `>` `&` U+2028 U+2029 escaped, `\b \f \n \r \t` short escapes,
  * other control characters as `\u00XX`, lone surrogates as `\ufffd`, `undefined` members dropped.
  */
+/** Go's `omitempty` on a string field: "" becomes undefined, which goJson leaves out */
+export const omitEmpty = (s: string | undefined): string | undefined => (s === "" ? undefined : s)
+
 export const goJson = (value: unknown): string => write(value, false) ?? "null"
 
 /** Go `json.Marshal` of a `map[string]any` holding nested maps: every object's keys sorted bytewise. */

@@ -9,6 +9,7 @@ export {
   OutputFields,
   RawFalcoEvent,
   Rfc3339Time,
+  stringOutputFields,
   templateData
 } from "./FalcoEvent.js"
 export { type GoTime, goTimeStringOf, parseRfc3339, rfc3339NanoAt, rfc3339Seconds, zeroPad } from "./GoTime.js"
@@ -20,6 +21,7 @@ export {
   goJsonString,
   isLosslessNumber,
   LosslessNumber,
+  omitEmpty,
   parseJson,
   sortedKeys,
   sortKeys

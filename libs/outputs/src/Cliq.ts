@@ -5,11 +5,11 @@
  * the time. Sent as `application/json` without a charset, as falcosidekick does.
  */
 import { Field } from "@sidekick/config"
-import { type FalcoEvent, goJson, goTimeString, type Priority } from "@sidekick/event"
+import { type FalcoEvent, goJson, goTimeString, type Priority, stringOutputFields } from "@sidekick/event"
 import type { GoTemplate } from "@sidekick/gotemplate"
 import { define } from "./Definition.js"
 import { httpFields, outputSection } from "./OutputConfig.js"
-import { chatWebhook, defaultSlackIcon, hasWebhookUrl, iconOrFallback, renderMessageFormat, stringOutputFields } from "./Slack.js"
+import { chatWebhook, defaultSlackIcon, hasWebhookUrl, iconOrFallback, renderMessageFormat } from "./Slack.js"
 
 export const CliqConfig = outputSection("cliq", {
   webhookurl: Field.secret(),

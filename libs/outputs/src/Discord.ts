@@ -4,11 +4,11 @@
  * output field (in a code block), tags and the time. Discord answers 204 on success.
  */
 import { Field } from "@sidekick/config"
-import { type FalcoEvent, goJson, goTimeString, type Priority } from "@sidekick/event"
+import { type FalcoEvent, goJson, goTimeString, type Priority, stringOutputFields } from "@sidekick/event"
 import { Effect, Redacted } from "effect"
 import { define, sendEach } from "./Definition.js"
 import { httpFields, outputSection } from "./OutputConfig.js"
-import { defaultSlackIcon, iconOrFallback, stringOutputFields } from "./Slack.js"
+import { defaultSlackIcon, iconOrFallback } from "./Slack.js"
 
 export const DiscordConfig = outputSection("discord", {
   webhookurl: Field.secret(),

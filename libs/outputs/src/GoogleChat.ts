@@ -4,11 +4,11 @@
  * widgets are rule, priority, source, hostname, every string output field, tags and the time.
  */
 import { Field } from "@sidekick/config"
-import { type FalcoEvent, goJson, goTimeString } from "@sidekick/event"
+import { type FalcoEvent, goJson, goTimeString, omitEmpty, stringOutputFields } from "@sidekick/event"
 import type { GoTemplate } from "@sidekick/gotemplate"
 import { define } from "./Definition.js"
 import { httpFields, outputSection } from "./OutputConfig.js"
-import { chatWebhook, hasWebhookUrl, renderMessageFormat, stringOutputFields } from "./Slack.js"
+import { chatWebhook, hasWebhookUrl, renderMessageFormat } from "./Slack.js"
 
 export const GoogleChatConfig = outputSection("googlechat", {
   webhookurl: Field.secret(),
@@ -25,7 +25,6 @@ export interface GoogleChatPayloadOptions {
 
 const keyValue = (topLabel: string, content: string) => ({ keyValue: { topLabel, content } })
 
-const emptyToUndefined = (s: string): string | undefined => (s === "" ? undefined : s)
 
 /**
  * falcosidekick's googlechatPayload, as an ordered object for goJson: `text?,cards?`; card `header,sections`
@@ -33,7 +32,7 @@ const emptyToUndefined = (s: string): string | undefined => (s === "" ? undefine
  * `{keyValue:{topLabel,content}}`. The `text` format sends only the text: `{}` without a messageformat.
  */
 export const googleChatPayload = (event: FalcoEvent, o: GoogleChatPayloadOptions): object => {
-  const text = emptyToUndefined(renderMessageFormat(o.messageformat, event) ?? "")
+  const text = omitEmpty(renderMessageFormat(o.messageformat, event))
   if (o.outputformat === "text") return { text }
   const widgets = [keyValue("rule", event.rule), keyValue("priority", event.priority), keyValue("source", event.source)]
   if (event.hostname !== "") widgets.push(keyValue("hostname", event.hostname))

@@ -7,7 +7,7 @@
  */
 import { Field } from "@sidekick/config"
 import { defaultClassify, type OutputError, Verdict } from "@sidekick/delivery"
-import { compareBytewise, eventJson, type FalcoEvent, goJson, sortKeys } from "@sidekick/event"
+import { eventJson, type FalcoEvent, goJson, sortKeys, stringOutputFields } from "@sidekick/event"
 import { Effect, Redacted } from "effect"
 import { define, type GlobalFieldKeysShape } from "./Definition.js"
 import { batchingFields, batchOptions, httpFields, outputSection } from "./OutputConfig.js"
@@ -47,10 +47,8 @@ export const lokiLabels = (event: FalcoEvent, labelFields: ReadonlyArray<string>
   const pod = event.output_fields["k8s.pod.name"]
   if (typeof pod === "string") labels["k8s_pod_name"] = pod
   const wanted = new Set(labelFields)
-  for (const key of Object.keys(event.output_fields).sort(compareBytewise)) {
-    const value = event.output_fields[key]
-    if (typeof value !== "string" || !wanted.has(key)) continue
-    labels[labelName(key)] = value.replaceAll("\"", "")
+  for (const [key, value] of stringOutputFields(event)) {
+    if (wanted.has(key)) labels[labelName(key)] = value.replaceAll("\"", "")
   }
   if (event.hostname !== "") labels["hostname"] = event.hostname
   if (event.tags.length > 0) labels["tags"] = event.tags.join(",") // already sorted bytewise at ingest

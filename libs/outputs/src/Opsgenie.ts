@@ -5,7 +5,7 @@
  * Extension: `opsgenie.url` replaces the alerts endpoint (a proxy, a test double).
  */
 import { Field } from "@sidekick/config"
-import { compareBytewise, type FalcoEvent, goJson, type Priority, sortKeys } from "@sidekick/event"
+import { type FalcoEvent, goJson, omitEmpty, type Priority, sortKeys, stringOutputFields } from "@sidekick/event"
 import { Effect, Redacted } from "effect"
 import { define } from "./Definition.js"
 import { httpFields, outputSection } from "./OutputConfig.js"
@@ -38,10 +38,7 @@ export const opsgeniePriority: Readonly<Record<Priority, string>> = {
 /** string output fields with `.` turned into `_`, then source, rule, priority, hostname and tags (these win); a Go map */
 export const opsgenieDetails = (event: FalcoEvent): Record<string, string> => {
   const details: Record<string, string> = {}
-  for (const key of Object.keys(event.output_fields).sort(compareBytewise)) {
-    const value = event.output_fields[key]
-    if (typeof value === "string") details[key.replaceAll(".", "_")] = value
-  }
+  for (const [key, value] of stringOutputFields(event)) details[key.replaceAll(".", "_")] = value
   details["source"] = event.source
   details["rule"] = event.rule
   details["priority"] = event.priority
@@ -50,13 +47,12 @@ export const opsgenieDetails = (event: FalcoEvent): Record<string, string> => {
   return sortKeys(details)
 }
 
-const emptyToUndefined = (s: string): string | undefined => (s === "" ? undefined : s)
 
 /** falcosidekick's opsgeniePayload: `message,entity?,description?,details?,priority?` */
 export const opsgeniePayload = (event: FalcoEvent): object => ({
   message: event.output,
   entity: "Falcosidekick",
-  description: emptyToUndefined(event.rule),
+  description: omitEmpty(event.rule),
   details: opsgenieDetails(event),
   priority: opsgeniePriority[event.priority]
 })

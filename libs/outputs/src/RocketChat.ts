@@ -4,7 +4,7 @@
  * only when the format lists fields: with `outputformat: text` the message carries only the rendered
  * `messageformat` (falcosidekick's behaviour, kept for wire compatibility).
  */
-import { type FalcoEvent, goJson } from "@sidekick/event"
+import { type FalcoEvent, goJson, omitEmpty } from "@sidekick/event"
 import type { GoTemplate } from "@sidekick/gotemplate"
 import { define } from "./Definition.js"
 import { outputSection } from "./OutputConfig.js"
@@ -23,7 +23,6 @@ export interface RocketChatPayloadOptions {
   readonly messageformat?: GoTemplate | undefined
 }
 
-const emptyToUndefined = (s: string): string | undefined => (s === "" ? undefined : s)
 
 /**
  * falcosidekick's Rocket.Chat payload, as an ordered object for goJson: `text?,username?,icon_url,attachments?`;
@@ -33,14 +32,14 @@ export const rocketChatPayload = (event: FalcoEvent, o: RocketChatPayloadOptions
   const withFields = o.outputformat === "all" || o.outputformat === "fields" || o.outputformat === ""
   const withText = o.outputformat === "all" || o.outputformat === "text" || o.outputformat === ""
   return {
-    text: emptyToUndefined(renderMessageFormat(o.messageformat, event) ?? ""),
-    username: emptyToUndefined(o.username),
+    text: omitEmpty(renderMessageFormat(o.messageformat, event)),
+    username: omitEmpty(o.username),
     icon_url: iconOrFallback(o.icon),
     attachments: withFields
       ? [{
         fallback: event.output,
         color: slackColor[event.priority] ?? "",
-        text: withText ? emptyToUndefined(event.output) : undefined,
+        text: withText ? omitEmpty(event.output) : undefined,
         fields: slackAttachmentFields(event, rocketChatFieldOrder)
       }]
       : undefined

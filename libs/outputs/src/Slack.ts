@@ -2,11 +2,11 @@
  * Slack: an incoming-webhook message with one attachment (falcosidekick's `slack` output: text, username,
  * icon and channel, then an attachment whose fields are rule, priority, source, hostname, tags, every
  * string output field and the time). Mattermost and Rocket.Chat take the same payload; the helpers they (and
- * the other chat outputs) share are exported here: the string output fields in sorted order, the attachment
- * fields in a given row order, the rendered `messageformat`, the fallback icon.
+ * the other chat outputs) share are exported here: the keys, the attachment fields in a given row order, the
+ * rendered `messageformat`, the fallback icon, and the `make` of a webhook chat output.
  */
 import { Field } from "@sidekick/config"
-import { compareBytewise, type FalcoEvent, goJson, goTimeString, type Priority, templateData } from "@sidekick/event"
+import { type FalcoEvent, goJson, goTimeString, omitEmpty, type Priority, stringOutputFields, templateData } from "@sidekick/event"
 import type { GoTemplate } from "@sidekick/gotemplate"
 import { Effect, Redacted } from "effect"
 import { define, type HttpOptions, type OutputContext, sendEach } from "./Definition.js"
@@ -78,21 +78,6 @@ const runeCount = (s: string): number => {
   return n
 }
 
-const emptyToUndefined = (s: string): string | undefined => (s === "" ? undefined : s)
-
-/**
- * falcosidekick's getSortedStringKeys: the output fields whose value is a string, keys in Go's sort order.
- * Chat messages list only these; numbers, booleans and null are left out.
- */
-export const stringOutputFields = (event: FalcoEvent): Array<readonly [key: string, value: string]> => {
-  const fields: Array<readonly [string, string]> = []
-  for (const key of Object.keys(event.output_fields).sort(compareBytewise)) {
-    const value = event.output_fields[key]
-    if (typeof value === "string") fields.push([key, value])
-  }
-  return fields
-}
-
 /** the attachment fields in `order`; hostname and tags only when the event has them, an output field is short under 36 runes */
 export const slackAttachmentFields = (event: FalcoEvent, order: ReadonlyArray<SlackFieldRow> = slackFieldOrder): Array<SlackField> => {
   const fields: Array<SlackField> = []
@@ -149,14 +134,14 @@ export const slackPayload = (event: FalcoEvent, o: SlackPayloadOptions): object 
     footer = o.footer === "" ? defaultSlackFooter : o.footer
   }
   return {
-    text: emptyToUndefined(renderMessageFormat(o.messageformat, event) ?? ""),
-    username: emptyToUndefined(o.username),
-    icon_url: emptyToUndefined(o.icon),
-    channel: emptyToUndefined(o.channel),
+    text: omitEmpty(renderMessageFormat(o.messageformat, event)),
+    username: omitEmpty(o.username),
+    icon_url: omitEmpty(o.icon),
+    channel: omitEmpty(o.channel),
     attachments: [{
       fallback: event.output,
       color: slackColor[event.priority] ?? "",
-      text: withText ? emptyToUndefined(event.output) : undefined,
+      text: withText ? omitEmpty(event.output) : undefined,
       fields,
       footer
     }]

@@ -18,11 +18,11 @@
  *   ("Full width Adaptive Card").
  */
 import { Field } from "@sidekick/config"
-import { type FalcoEvent, goJson, goTimeString, type Priority } from "@sidekick/event"
+import { type FalcoEvent, goJson, goTimeString, omitEmpty, type Priority, stringOutputFields } from "@sidekick/event"
 import { Effect, Redacted } from "effect"
 import { define, sendEach } from "./Definition.js"
 import { httpFields, outputSection } from "./OutputConfig.js"
-import { defaultSlackIcon, stringOutputFields } from "./Slack.js"
+import { defaultSlackIcon } from "./Slack.js"
 
 export type TeamsOutputFormat = "all" | "text" | "facts"
 export type TeamsCardFormat = "messagecard" | "adaptivecard"
@@ -82,7 +82,6 @@ export const teamsFacts = (event: FalcoEvent): Array<readonly [name: string, val
   return facts
 }
 
-const emptyToUndefined = (s: string): string | undefined => (s === "" ? undefined : s)
 
 /**
  * falcosidekick's teamsPayload, as an ordered object for goJson: `@type,summary?,themeColor?,sections`;
@@ -91,12 +90,12 @@ const emptyToUndefined = (s: string): string | undefined => (s === "" ? undefine
  */
 export const teamsMessageCard = (event: FalcoEvent, o: TeamsPayloadOptions): object => ({
   "@type": "MessageCard",
-  summary: emptyToUndefined(event.output),
+  summary: omitEmpty(event.output),
   themeColor: teamsThemeColor[event.priority] ?? undefined,
   sections: [{
     activityTitle: "Falcosidekick",
     activitySubtitle: goTimeString(event),
-    activityImage: emptyToUndefined(o.activityimage),
+    activityImage: omitEmpty(o.activityimage),
     text: withText(o.outputformat) ? event.output : "",
     facts: withFacts(o.outputformat) ? teamsFacts(event).map(([name, value]) => ({ name, value })) : undefined
   }]
@@ -135,7 +134,7 @@ export const teamsAdaptiveCard = (event: FalcoEvent, o: TeamsPayloadOptions): ob
     $schema: "http://adaptivecards.io/schemas/adaptive-card.json",
     type: "AdaptiveCard",
     version: "1.4",
-    fallbackText: emptyToUndefined(event.output),
+    fallbackText: omitEmpty(event.output),
     body,
     msteams: { width: "Full" }
   }

@@ -4,7 +4,7 @@
  * The token is in the URL path: the transport's messages and spans name the origin only, never the path.
  */
 import { Field } from "@sidekick/config"
-import { type FalcoEvent, goJson, templateData } from "@sidekick/event"
+import { type FalcoEvent, goJson, omitEmpty, templateData } from "@sidekick/event"
 import { mustCompileTemplate } from "@sidekick/gotemplate"
 import { Effect, Redacted } from "effect"
 import { define, sendEach } from "./Definition.js"
@@ -59,15 +59,14 @@ export interface TelegramPayloadOptions {
   readonly messagethreadid: string
 }
 
-const emptyToUndefined = (s: string | undefined): string | undefined => (s === "" ? undefined : s)
 
 /** falcosidekick's telegramPayload: `text,parse_mode,disable_web_page_preview,chat_id,message_thread_id`, all omitempty */
 export const telegramPayload = (event: FalcoEvent, o: TelegramPayloadOptions): object => ({
-  text: emptyToUndefined(telegramText(event)),
+  text: omitEmpty(telegramText(event)),
   parse_mode: "MarkdownV2",
   disable_web_page_preview: true,
-  chat_id: emptyToUndefined(o.chatid),
-  message_thread_id: emptyToUndefined(o.messagethreadid)
+  chat_id: omitEmpty(o.chatid),
+  message_thread_id: omitEmpty(o.messagethreadid)
 })
 
 /** the request body: Go json.Encoder output of telegramPayload */
