@@ -8,7 +8,7 @@ import { type FalcoEvent, goJson, goTimeString, type Priority, stringOutputField
 import { Effect, Redacted } from "effect"
 import { define, sendEach } from "./Definition.js"
 import { httpFields, outputSection } from "./OutputConfig.js"
-import { defaultSlackIcon, iconOrFallback } from "./Slack.js"
+import { defaultSlackIcon, hasWebhookUrl, iconOrFallback } from "./Slack.js"
 
 export const DiscordConfig = outputSection("discord", {
   webhookurl: Field.secret(),
@@ -70,7 +70,7 @@ export const discordBody = (event: FalcoEvent, icon: string): string => goJson(d
 export const Discord = define({
   config: DiscordConfig,
   displayName: "Discord",
-  enabled: (c) => Redacted.value(c.webhookurl) !== "",
+  enabled: hasWebhookUrl,
   make: (c, ctx) =>
     Effect.map(ctx.http(), (http) => {
       const url = Redacted.value(c.webhookurl)

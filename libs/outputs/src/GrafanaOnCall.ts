@@ -8,6 +8,7 @@ import { type FalcoEvent, goJson } from "@sidekick/event"
 import { Effect, Redacted } from "effect"
 import { define, sendEach } from "./Definition.js"
 import { httpFields, outputSection } from "./OutputConfig.js"
+import { hasWebhookUrl } from "./Slack.js"
 
 export const GrafanaOnCallConfig = outputSection("grafanaoncall", {
   webhookurl: Field.secret(),
@@ -30,7 +31,7 @@ export const grafanaOnCallBody = (event: FalcoEvent): string => goJson(grafanaOn
 export const GrafanaOnCall = define({
   config: GrafanaOnCallConfig,
   displayName: "GrafanaOnCall",
-  enabled: (c) => Redacted.value(c.webhookurl) !== "",
+  enabled: hasWebhookUrl,
   make: (c, ctx) =>
     // falcosidekick sends its Grafana outputs with a bare `application/json` (no charset)
     Effect.map(ctx.http({ customHeaders: c.customheaders, contentType: "application/json" }), (http) => {

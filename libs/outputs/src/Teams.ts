@@ -22,7 +22,7 @@ import { type FalcoEvent, goJson, goTimeString, omitEmpty, type Priority, string
 import { Effect, Redacted } from "effect"
 import { define, sendEach } from "./Definition.js"
 import { httpFields, outputSection } from "./OutputConfig.js"
-import { defaultSlackIcon } from "./Slack.js"
+import { defaultSlackIcon, hasWebhookUrl } from "./Slack.js"
 
 export type TeamsOutputFormat = "all" | "text" | "facts"
 export type TeamsCardFormat = "messagecard" | "adaptivecard"
@@ -153,7 +153,7 @@ export const teamsBody = (event: FalcoEvent, o: TeamsPayloadOptions & { readonly
 export const Teams = define({
   config: TeamsConfig,
   displayName: "Teams",
-  enabled: (c) => Redacted.value(c.webhookurl) !== "",
+  enabled: hasWebhookUrl,
   make: (c, ctx) =>
     Effect.map(ctx.http(), (http) => {
       const url = Redacted.value(c.webhookurl)

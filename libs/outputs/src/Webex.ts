@@ -8,6 +8,7 @@ import { mustCompileTemplate } from "@sidekick/gotemplate"
 import { Effect, Redacted } from "effect"
 import { define, sendEach } from "./Definition.js"
 import { httpFields, outputSection } from "./OutputConfig.js"
+import { hasWebhookUrl } from "./Slack.js"
 
 export const WebexConfig = outputSection("webex", {
   webhookurl: Field.secret(),
@@ -47,7 +48,7 @@ export const webexBody = (event: FalcoEvent): string => goJson({ markdown: webex
 export const Webex = define({
   config: WebexConfig,
   displayName: "Webex",
-  enabled: (c) => Redacted.value(c.webhookurl) !== "",
+  enabled: hasWebhookUrl,
   make: (c, ctx) =>
     Effect.map(ctx.http(), (http) => {
       const url = Redacted.value(c.webhookurl)
