@@ -113,12 +113,17 @@ const deadLettersLayer = (config: AppConfig): Layer.Layer<DeadLetters, StartupEr
   return DeadLetters.layerSpool({ dir, maxEntries }).pipe(Layer.mapError(cannotOpen(dir, "dead letters")))
 }
 
-/** One layer per enabled output, then the Outputs list in registry order. */
+/** One layer per enabled output of events, then the Outputs list in registry order. */
 const outputsLayer = (config: AppConfig): Layer.Layer<Outputs, OutputInitError, OutputServices> => {
-  const collect = Layer.effect(Outputs, Effect.all(config.outputs.map((o) => o.tag)))
-  const [first, ...rest] = config.outputs.map((o) => o.layer)
+  const events = config.outputs.filter((o) => o.kind === "events")
+  const collect = Layer.effect(Outputs, Effect.all(events.map((o) => o.tag)))
+  const [first, ...rest] = events.map((o) => o.layer)
   return first === undefined ? Layer.succeed(Outputs, []) : Layer.provide(collect, Layer.mergeAll(first, ...rest))
 }
+
+/** The outputs of Sidekick's own metrics (StatsD, DogStatsD, OTLP metrics): each listens while the app lives. */
+const metricsSinksLayer = (config: AppConfig): Layer.Layer<never, OutputInitError, Metrics> =>
+  Layer.mergeAll(Layer.empty, ...config.outputs.flatMap((o) => (o.kind === "metrics" ? [o.layer] : [])))
 
 export const appLayer = (config: AppConfig, overrides: AppOverrides = {}) =>
   Layer.unwrapEffect(
@@ -148,7 +153,8 @@ export const appLayer = (config: AppConfig, overrides: AppOverrides = {}) =>
           customFields: customFields.map(([k]) => k),
           templatedFields: templatedFields.map(([k]) => k)
         })),
-        Layer.provideMerge(metrics)
+        // the sinks are built before the outputs and closed after them: they hear every attempt
+        Layer.provideMerge(Layer.provideMerge(metricsSinksLayer(config), metrics))
       )
       const ingest = IngestHandler.layer({
         enrichment,

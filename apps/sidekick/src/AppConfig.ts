@@ -59,7 +59,8 @@ export const readAppConfig = (source: ConfigSource): Effect.Effect<AppConfig, Co
         expected: `no NATS URL while delivery.spool.dir is set: one spool, on disk or on JetStream`
       })
     }
-    if (deadLetter.output !== "" && !enabled.some((o) => o.name === deadLetter.output)) {
+    const eventOutputs = enabled.filter((o) => o.kind === "events")
+    if (deadLetter.output !== "" && !eventOutputs.some((o) => o.name === deadLetter.output)) {
       const key = "deadletter.output"
       const envVar = envVarOf(key)
       const fromEnv = source.env[envVar] !== undefined && source.env[envVar] !== ""
@@ -68,9 +69,9 @@ export const readAppConfig = (source: ConfigSource): Effect.Effect<AppConfig, Co
         envVar,
         origin: fromEnv ? "env" : "file",
         value: deadLetter.output,
-        expected: enabled.length === 0
+        expected: eventOutputs.length === 0
           ? "an enabled output; none is enabled"
-          : `one of the enabled outputs: ${enabled.map((o) => o.name).join(", ")}`,
+          : `one of the enabled outputs: ${eventOutputs.map((o) => o.name).join(", ")}`,
         ...(!fromEnv && source.file !== undefined ? { file: source.file } : {})
       })
     }

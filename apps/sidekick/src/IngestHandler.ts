@@ -82,8 +82,7 @@ export const make = (
     })
 
     const reject = (reason: "malformed_json" | "invalid_event", message: string): IngestOutcome => {
-      metrics.input("rejected")
-      metrics.ingestRejected(reason)
+      metrics.input("rejected", reason)
       if (options.debug) runLog(Effect.logDebug(`rejected event: ${message}`))
       return { status: 400, message }
     }
@@ -127,7 +126,7 @@ export const make = (
 
     const accepted = (event: FalcoEvent, span: Tracer.Span | undefined): IngestOutcome => {
       metrics.input("accepted")
-      metrics.falcoEvent(event.priority.toLowerCase(), options.labels.values(event))
+      metrics.falcoEvent(event, options.labels.values(event))
       if (options.debug) runLog(Effect.logDebug(`Falco's payload : ${eventJson(event)}`))
       span?.attribute("sidekick.outcome", "accepted")
       span?.end(clock.unsafeCurrentTimeNanos(), Exit.void)
@@ -140,7 +139,7 @@ export const make = (
         () => accepted(event, span),
         (e: unknown) => {
           const message = `the spool could not store the event: ${e instanceof Error ? e.message : String(e)}`
-          metrics.input("rejected")
+          metrics.input("rejected", "spool_error")
           span?.end(clock.unsafeCurrentTimeNanos(), Exit.fail(message))
           return { status: 503, message }
         }
@@ -148,8 +147,7 @@ export const make = (
 
     const full = (outputs: ReadonlyArray<string>, span: Tracer.Span | undefined): IngestOutcome => {
       const message = `queue full for ${outputs.join(", ")}`
-      metrics.input("rejected")
-      metrics.ingestRejected("queue_full")
+      metrics.input("rejected", "queue_full")
       span?.attribute("sidekick.outcome", "queue_full")
       span?.end(clock.unsafeCurrentTimeNanos(), Exit.fail(message))
       return { status: 503, message }
@@ -192,8 +190,7 @@ export const make = (
     )
 
     const wrongMethod = (): IngestOutcome => {
-      metrics.input("rejected")
-      metrics.ingestRejected("method")
+      metrics.input("rejected", "method")
       return { status: 400, message: "Please send with post http method" }
     }
 

@@ -14,7 +14,7 @@ import { Buffer, type Envelope } from "./Buffer.js"
 import { type DeadLetter, DeadLetters, type DeadLettersService } from "./DeadLetters.js"
 import { traceparentOf } from "./internal/attempt.js"
 import { type Lane, makeLane, type OutputStatus } from "./internal/lane.js"
-import { type DeliveryPolicy, Outputs, resolvePolicy } from "./Output.js"
+import { type DeliveryPolicy, destinationOf, Outputs, resolvePolicy } from "./Output.js"
 
 export type { CircuitState, OutputStatus } from "./internal/lane.js"
 export { retrySchedule } from "./internal/lane.js"
@@ -180,7 +180,7 @@ export const make = (
     const status = () => lanes.map((lane) => lane.status())
     metrics.observeLanes(() =>
       closing ? [] : lanes.map((lane) => ({
-        destination: lane.output.name,
+        destination: destinationOf(lane.output.name),
         depth: lane.buffer.size(),
         capacity: lane.buffer.capacity,
         bytes: lane.buffer.bytes(),

@@ -169,9 +169,15 @@ export const resolvePolicy = (global: DeliveryPolicy, overrides: PolicyOverrides
   }
 }
 
+/**
+ * An output's label in metrics (`destination`) and /debug/vars (`outputs.<destination>`): its name
+ * without dots, as falcosidekick spells them ("aws.cloudwatchlogs" -> "awscloudwatchlogs").
+ */
+export const destinationOf = (name: string): string => name.replaceAll(".", "")
+
 /** What every running output tells the Dispatcher, whatever its kind. */
 export interface OutputCommon {
-  /** destination label and log prefix, lower-case falcosidekick id: "webhook", "slack", "aws.sqs"... */
+  /** log prefix and section path, lower-case falcosidekick id: "webhook", "slack", "aws.sqs"... (metrics: `destinationOf`) */
   readonly name: string
   /** falcosidekick's minimumpriority as a rank (see `minimumPriorityRank`); 0 lets everything through */
   readonly minimumPriority: number

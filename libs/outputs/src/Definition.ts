@@ -27,6 +27,7 @@ import {
 } from "@sidekick/delivery"
 import { type FalcoEvent, minimumPriorityRank } from "@sidekick/event"
 import { compileTemplate, type GoTemplate } from "@sidekick/gotemplate"
+import { Metrics, type MetricsListener } from "@sidekick/telemetry"
 import { Context, type Duration, Effect, Either, Layer, Option, Redacted, type Scope } from "effect"
 import { type CommonConfig, policyOverrides } from "./OutputConfig.js"
 
@@ -98,13 +99,28 @@ export interface AnyOutputDefinition {
   readonly read: (source: ConfigSource) => Effect.Effect<Option.Option<EnabledOutput>, ConfigError>
 }
 
-/** An output the configuration enables. */
-export interface EnabledOutput {
+/** An output the configuration enables: one that sends events, or one that sends Sidekick's own metrics. */
+export type EnabledOutput = EnabledEventOutput | EnabledMetricsSink
+
+/** An output of events: the Dispatcher queues every event for it. */
+export interface EnabledEventOutput {
+  readonly kind: "events"
   readonly name: string
   readonly displayName: string
   /** the service its layer provides */
   readonly tag: Context.Tag<Output, Output>
   readonly layer: Layer.Layer<Output, OutputInitError, OutputServices>
+}
+
+/**
+ * An output of Sidekick's own counts (StatsD, DogStatsD, OTLP metrics): it gets no event from the
+ * Dispatcher but listens to the Metrics service while its layer lives.
+ */
+export interface EnabledMetricsSink {
+  readonly kind: "metrics"
+  readonly name: string
+  readonly displayName: string
+  readonly layer: Layer.Layer<never, OutputInitError, Metrics>
 }
 
 export interface OutputDefinition<C extends CommonConfig> extends AnyOutputDefinition {
@@ -115,6 +131,14 @@ export interface OutputDefinition<C extends CommonConfig> extends AnyOutputDefin
   /** the output as a Layer: one service, built from its config */
   readonly layer: (config: C) => Layer.Layer<Output, OutputInitError, OutputServices>
 }
+
+const initErrorOf = (name: string): OutputContext["initError"] => (message, details) =>
+  new OutputInitError({
+    output: name,
+    message,
+    ...(details?.key === undefined ? {} : { key: `${name}.${details.key}` }),
+    ...(details?.cause === undefined ? {} : { cause: details.cause })
+  })
 
 /** the common "+H" keys when the section has them */
 interface HttpCommonConfig {
@@ -143,13 +167,7 @@ export const define = <C extends CommonConfig>(options: {
       const ctx: OutputContext = {
         name,
         error: (reason, message, details) => new OutputError({ output: name, reason, message, ...details }),
-        initError: (message, details) =>
-          new OutputInitError({
-            output: name,
-            message,
-            ...(details?.key === undefined ? {} : { key: `${name}.${details.key}` }),
-            ...(details?.cause === undefined ? {} : { cause: details.cause })
-          }),
+        initError: initErrorOf(name),
         http: (o = {}) => {
           usesHttp = true
           const headers = headersOf(o.customHeaders)
@@ -192,7 +210,55 @@ export const define = <C extends CommonConfig>(options: {
     layer,
     read: (source) =>
       Effect.map(readSection(source, options.config), (c) =>
-        options.enabled(c) ? Option.some({ name, displayName: options.displayName, tag, layer: layer(c) }) : Option.none())
+        options.enabled(c) ? Option.some({ kind: "events", name, displayName: options.displayName, tag, layer: layer(c) }) : Option.none())
+  }
+}
+
+/** What a metrics sink's `make` is handed, bound to its name. */
+export interface MetricsSinkContext {
+  readonly name: string
+  readonly initError: OutputContext["initError"]
+}
+
+export interface MetricsSinkDefinition<C> extends AnyOutputDefinition {
+  readonly section: Section<C>
+  readonly enabled: (config: C) => boolean
+  /** the listener (tests build it directly); its scope closes the sink's connection */
+  readonly make: (config: C) => Effect.Effect<MetricsListener, OutputInitError, Scope.Scope>
+  /** the sink as a Layer: it listens to the Metrics service while the layer lives */
+  readonly layer: (config: C) => Layer.Layer<never, OutputInitError, Metrics>
+}
+
+/**
+ * Declare an output of Sidekick's own counts: its section, when it is enabled, and the listener it
+ * becomes (what it sends for each input, accepted event and output attempt).
+ */
+export const defineMetricsSink = <C>(options: {
+  readonly config: Section<C>
+  readonly displayName: string
+  readonly enabled: (config: C) => boolean
+  readonly make: (config: C, ctx: MetricsSinkContext) => Effect.Effect<MetricsListener, OutputInitError, Scope.Scope>
+}): MetricsSinkDefinition<C> => {
+  const name = options.config.path
+  const make = (c: C) => options.make(c, { name, initError: initErrorOf(name) })
+  const layer = (c: C) =>
+    Layer.scopedDiscard(
+      Effect.gen(function*() {
+        const metrics = yield* Metrics
+        const listener = yield* make(c)
+        yield* Effect.acquireRelease(Effect.sync(() => metrics.listen(listener)), (stop) => Effect.sync(stop))
+      })
+    )
+  return {
+    name,
+    displayName: options.displayName,
+    section: options.config,
+    enabled: options.enabled,
+    make,
+    layer,
+    read: (source) =>
+      Effect.map(readSection(source, options.config), (c) =>
+        options.enabled(c) ? Option.some({ kind: "metrics", name, displayName: options.displayName, layer: layer(c) }) : Option.none())
   }
 }
 

@@ -3,11 +3,13 @@
  * dashboards and alerts keep working), Sidekick's pipeline-health families, and the expvar-style
  * counters behind /debug/vars. One registry per service instance: nothing global.
  */
+import type { FalcoEvent } from "@sidekick/event"
 import { Context, Effect, Layer } from "effect"
 import * as Prom from "prom-client"
 
 export type InputStatus = "accepted" | "rejected"
-export type IngestRejection = "method" | "malformed_json" | "invalid_event" | "queue_full"
+/** spool_error: the durable spool could not store the event (answered 503) */
+export type IngestRejection = "method" | "malformed_json" | "invalid_event" | "queue_full" | "spool_error"
 /**
  * queue_full: the output's queue overflowed; retries_exhausted: every attempt allowed
  * (delivery.retry.maxattempts) failed; max_age: still failing when delivery.retry.maxage passed;
@@ -45,6 +47,19 @@ export interface DeadLetterSnapshot {
   readonly forgotten: number
 }
 
+/**
+ * What a push sink of Sidekick's own metrics hears (StatsD, DogStatsD, OTLP metrics), as it happens:
+ * the same counts /metrics shows, each call synchronous and cheap (it runs on the ingest path).
+ */
+export interface MetricsListener {
+  /** a request to the event endpoint, accepted or rejected (with the reason) */
+  readonly input?: (status: InputStatus, rejection: IngestRejection | undefined) => void
+  /** an accepted event, enriched */
+  readonly falcoEvent?: (event: FalcoEvent) => void
+  /** one delivery attempt of an output, by its destination label */
+  readonly outputAttempt?: (destination: string, status: "ok" | "error") => void
+}
+
 /** A /metrics answer: the Prometheus text exposition and its content type. */
 export interface MetricsExposition {
   readonly contentType: string
@@ -63,15 +78,16 @@ export interface MetricsService {
    * then `MetricsOptions.falcoEventLabels`
    */
   readonly falcoEventLabelNames: ReadonlyArray<string>
-  /** one request reached the event endpoint (falcosidekick_inputs_total and `inputs.requests`) */
-  readonly input: (status: InputStatus) => void
-  /** one request to the event endpoint was refused (sidekick_ingest_rejected_total) */
-  readonly ingestRejected: (reason: IngestRejection) => void
+  /**
+   * one request reached the event endpoint (falcosidekick_inputs_total and `inputs.requests`); a rejected
+   * one with its reason is also counted in sidekick_ingest_rejected_total
+   */
+  readonly input: (status: InputStatus, rejection?: IngestRejection) => void
   /**
    * one accepted event: counts it under its priority (`falco.priority`) and in
    * falcosecurity_falcosidekick_falco_events_total; `labelValues` in the order of `falcoEventLabelNames`
    */
-  readonly falcoEvent: (priority: string, labelValues: ReadonlyArray<string>) => void
+  readonly falcoEvent: (event: FalcoEvent, labelValues: ReadonlyArray<string>) => void
   /** the instruments of one output, bound to its labels; its `outputs.<destination>` expvar starts at zero */
   readonly output: (destination: string) => OutputInstruments
   /** register a source of per-output gauges (queue depth, capacity, circuit state), read at each scrape */
@@ -82,6 +98,8 @@ export interface MetricsService {
   readonly deadLettersReplayed: (destination: string, events: number) => void
   /** dead letters of `from` handed to the `deadletter.output` (sidekick_deadletters_forwarded_total) */
   readonly deadLettersForwarded: (from: string, events: number) => void
+  /** tell `listener` every count from now on, until the returned function is called */
+  readonly listen: (listener: MetricsListener) => () => void
   /** the Prometheus text exposition of the registry */
   readonly expose: Effect.Effect<MetricsExposition>
   /** falcosidekick's expvar variables (the ones that are about Sidekick, not the Go runtime), a fresh copy */
@@ -206,6 +224,28 @@ export const make = (options: MetricsOptions): Effect.Effect<MetricsService> =>
       (lane) => lane.circuit
     )
 
+    // push sinks: plain arrays, read on every count, so an empty one costs a length check
+    const inputListeners: Array<NonNullable<MetricsListener["input"]>> = []
+    const eventListeners: Array<NonNullable<MetricsListener["falcoEvent"]>> = []
+    const attemptListeners: Array<NonNullable<MetricsListener["outputAttempt"]>> = []
+    const listen = (listener: MetricsListener) => {
+      const added: Array<[Array<unknown>, unknown]> = []
+      const add = <F>(list: Array<F>, f: F | undefined) => {
+        if (f === undefined) return
+        list.push(f)
+        added.push([list, f])
+      }
+      add(inputListeners, listener.input)
+      add(eventListeners, listener.falcoEvent)
+      add(attemptListeners, listener.outputAttempt)
+      return () => {
+        for (const [list, f] of added) {
+          const i = list.indexOf(f)
+          if (i >= 0) list.splice(i, 1)
+        }
+      }
+    }
+
     // expvar-style counters, with falcosidekick's names, for /debug/vars
     const requests = { accepted: 0, rejected: 0, total: 0 }
     const priorities: Record<string, number> = Object.fromEntries(priorityKeys.map((k) => [k, 0]))
@@ -221,6 +261,7 @@ export const make = (options: MetricsOptions): Effect.Effect<MetricsService> =>
       const latencyFailed = latency.labels(destination, "failed")
       return {
         attempt: (status) => {
+          for (const listener of attemptListeners) listener(destination, status)
           stats.total++
           if (status === "ok") {
             stats.ok++
@@ -248,7 +289,7 @@ export const make = (options: MetricsOptions): Effect.Effect<MetricsService> =>
     return {
       registry,
       falcoEventLabelNames,
-      input: (status) => {
+      input: (status, rejection) => {
         requests.total++
         if (status === "accepted") {
           requests.accepted++
@@ -256,13 +297,17 @@ export const make = (options: MetricsOptions): Effect.Effect<MetricsService> =>
         } else {
           requests.rejected++
           rejectedChild.inc()
+          if (rejection !== undefined) ingestRejected.labels(rejection).inc()
         }
+        for (const listener of inputListeners) listener(status, rejection)
       },
-      ingestRejected: (reason) => ingestRejected.labels(reason).inc(),
-      falcoEvent: (priority, labelValues) => {
+      falcoEvent: (event, labelValues) => {
+        const priority = event.priority.toLowerCase()
         priorities[priority] = (priorities[priority] ?? 0) + 1
         falcoEvents.labels(...labelValues).inc()
+        for (const listener of eventListeners) listener(event)
       },
+      listen,
       output,
       observeLanes: (snapshot) => {
         snapshots.push(snapshot)

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { eventWith, referenceEvent } from "@sidekick/testing"
 import { Metrics } from "../src/index.js"
 
 const metrics = Metrics.layer({ falcoEventLabels: ["env"], defaultMetrics: false })
@@ -11,7 +12,7 @@ describe("Metrics", () => {
       m.input("accepted")
       m.input("accepted")
       m.input("rejected")
-      m.falcoEvent("critical", ["node-1", "Terminal shell", "6", "critical", "syscall", "default", "nginx", "prod"])
+      m.falcoEvent(referenceEvent, ["node-1", "Terminal shell", "6", "critical", "syscall", "default", "nginx", "prod"])
       const out = m.output("webhook")
       out.attempt("ok")
       out.attempt("error")
@@ -72,11 +73,39 @@ describe("Metrics", () => {
       const m = yield* Metrics
       m.input("accepted")
       m.input("rejected")
-      m.falcoEvent("notice", ["h", "r", "3", "notice", "syscall", "", "", ""])
+      m.falcoEvent(eventWith({ priority: "Notice" }), ["h", "r", "3", "notice", "syscall", "", "", ""])
       m.output("webhook").attempt("ok")
       const vars = m.debugVars()
       expect(vars["inputs.requests"]).toEqual({ accepted: 1, rejected: 1, total: 2 })
       expect(vars["falco.priority"]).toMatchObject({ notice: 1, critical: 0, none: 0 })
       expect(vars["outputs.webhook"]).toEqual({ error: 0, ok: 1, total: 1 })
+    }).pipe(Effect.provide(metrics)))
+
+  it.effect("a listener hears every input, accepted event and output attempt until it stops listening", () =>
+    Effect.gen(function*() {
+      const m = yield* Metrics
+      const heard: Array<string> = []
+      const stop = m.listen({
+        input: (status, rejection) => heard.push(`input ${status} ${rejection ?? "-"}`),
+        falcoEvent: (event) => heard.push(`event ${event.rule}`),
+        outputAttempt: (destination, status) => heard.push(`output ${destination} ${status}`)
+      })
+      const onlyInputs: Array<string> = []
+      m.listen({ input: (status) => onlyInputs.push(status) })
+      m.input("accepted")
+      m.input("rejected", "malformed_json")
+      m.falcoEvent(referenceEvent, ["h", "r", "6", "critical", "syscall", "", "", ""])
+      m.output("awssqs").attempt("error")
+      stop()
+      m.input("accepted")
+      m.output("awssqs").attempt("ok")
+      expect(heard).toEqual([
+        "input accepted -",
+        "input rejected malformed_json",
+        `event ${referenceEvent.rule}`,
+        "output awssqs error"
+      ])
+      expect(onlyInputs).toEqual(["accepted", "rejected", "accepted"])
+      expect((yield* m.expose).body).toContain(`sidekick_ingest_rejected_total{reason="malformed_json"} 1`)
     }).pipe(Effect.provide(metrics)))
 })

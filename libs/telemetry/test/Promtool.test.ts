@@ -6,6 +6,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { spawnSync } from "node:child_process"
+import { referenceEvent } from "@sidekick/testing"
 import { Metrics } from "../src/index.js"
 
 const promtoolFound = spawnSync("promtool", ["--version"], { stdio: "ignore" }).error === undefined
@@ -26,9 +27,8 @@ describe("Metrics exposition", () => {
         .toBe(true)
       const m = yield* Metrics
       m.input("accepted")
-      m.input("rejected")
-      for (const reason of ["method", "malformed_json", "invalid_event", "queue_full"] as const) m.ingestRejected(reason)
-      m.falcoEvent("critical", ["node-1", "Terminal shell", "6", "critical", "syscall", "default", "nginx", "prod"])
+      for (const reason of ["method", "malformed_json", "invalid_event", "queue_full", "spool_error"] as const) m.input("rejected", reason)
+      m.falcoEvent(referenceEvent, ["node-1", "Terminal shell", "6", "critical", "syscall", "default", "nginx", "prod"])
       const out = m.output("webhook")
       out.attempt("ok")
       out.attempt("error")

@@ -13,6 +13,7 @@ import type { DeadLetter, DeadLetterReason } from "../DeadLetters.js"
 import * as CircuitBreaker from "../CircuitBreaker.js"
 import {
   currentAttemptTimeout,
+  destinationOf,
   defaultClassify,
   isPartialFailure,
   type DeliveryPolicy,
@@ -87,7 +88,7 @@ export interface LaneOptions {
 export const makeLane = (o: LaneOptions): Effect.Effect<Lane, never, Scope.Scope> =>
   Effect.gen(function*() {
     const { buffer, output, policy } = o
-    const instruments = o.metrics.output(output.name)
+    const instruments = o.metrics.output(destinationOf(output.name))
     const clock = yield* Effect.clock
     const classify = output.classify ?? defaultClassify
     const counts = { delivered: 0, dropped: {} as Partial<Record<DropReason, number>> }
