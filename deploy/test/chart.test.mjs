@@ -214,6 +214,9 @@ describe("config -> environment variables", () => {
         telegram: { token: "123:abc", chatid: "-100", host: "http://127.0.0.1:9" },
         pagerduty: { routingkey: "R0UT1NG", url: "http://127.0.0.1:9/v2/enqueue" },
         smtp: { hostport: "127.0.0.1:9", from: "falco@example.com", to: ["sec@example.com", "ops@example.com"] },
+        statsd: { forwarder: "127.0.0.1:9" },
+        datadog: { apikey: "0123456789abcdef", host: "http://127.0.0.1:9" },
+        splunk: { host: "http://127.0.0.1:9/services/collector/event", token: "t0k3n", customheaders: { "X-Team": "sec" } },
       },
     });
     const secret = find(docs, "Secret", "sidekick");
@@ -248,7 +251,27 @@ describe("config -> environment variables", () => {
     } finally {
       child.kill("SIGKILL");
     }
-    assert.match(output, /Enabled Outputs: \[Teams SMTP Pagerduty Telegram\]/);
+    assert.match(output, /Enabled Outputs: \[StatsD Teams Datadog SMTP Pagerduty Telegram Splunk\]/);
+  });
+
+  test("IRSA and GKE Workload Identity as falcosidekick's chart does them: the ServiceAccount carries the role, AWS_ROLEARN is not exported", () => {
+    const config = {
+      aws: { rolearn: "arn:aws:iam::123456789012:role/falco", cloudwatchlogs: { loggroup: "falco" } },
+      gcp: { workloadIdentityServiceAccount: "sidekick@project.iam.gserviceaccount.com" },
+    };
+    const docs = render({ config, serviceAccount: { annotations: { team: "sec" } } });
+    assert.deepEqual(find(docs, "ServiceAccount").metadata.annotations, {
+      team: "sec",
+      "eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/falco",
+      "iam.gke.io/gcp-service-account": "sidekick@project.iam.gserviceaccount.com",
+    });
+    const data = find(docs, "Secret", "sidekick").data;
+    assert.equal(unb64(data.AWS_CLOUDWATCHLOGS_LOGGROUP), "falco");
+    for (const name of ["AWS_ROLEARN", "AWS_USEIRSA", "GCP_WORKLOADIDENTITYSERVICEACCOUNT"]) assert.equal(data[name], undefined, name);
+    // useirsa false: the service assumes the role itself
+    const assumed = render({ config: { aws: { ...config.aws, useirsa: false } } });
+    assert.equal(unb64(find(assumed, "Secret", "sidekick").data.AWS_ROLEARN), "arn:aws:iam::123456789012:role/falco");
+    assert.equal(find(assumed, "ServiceAccount").metadata.annotations?.["eks.amazonaws.com/role-arn"], undefined);
   });
 
   test("falcosidekick keys map to the env vars, in a Secret", () => {
@@ -330,7 +353,7 @@ describe("config -> environment variables", () => {
     const data = Object.fromEntries(Object.entries(find(docs, "Secret", "sidekick").data).map(([k, v]) => [k, unb64(v)]));
     assert.equal(data.TLSSERVER_DEPLOY, "false");
     assert.equal(data.TLSSERVER_NOTLSPORT, "2810");
-    assert.equal(data.AWS_USEIRSA, "true");
+    assert.equal(data.AWS_USEIRSA, undefined); // a chart setting (the ServiceAccount's IRSA annotation), not the service's
     assert.equal(data.AWS_CLOUDWATCHLOGS_LOGGROUP, "falco");
     assert.equal(data.AZURE_EVENTHUB_NAME, "hub");
     assert.equal(data.LOKI_HOSTPORT, "http://loki:3100");

@@ -6,8 +6,8 @@
 import { type ConfigError, type ConfigLoadError, enrichmentOptions } from "@sidekick/config"
 import { Buffer, DeadLetters, Dispatcher, HttpTransport, type OutputInitError, Outputs } from "@sidekick/delivery"
 import { GlobalFieldKeys, type OutputServices } from "@sidekick/outputs"
-import { Metrics } from "@sidekick/telemetry"
-import { type ConfigError as EffectConfigError, Data, Effect, Either, Layer } from "effect"
+import { Metrics, type OtelConfigError } from "@sidekick/telemetry"
+import { Data, Effect, Either, Layer } from "effect"
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { type AppConfig, tlsFiles } from "./AppConfig.js"
@@ -30,8 +30,8 @@ export type StartupFailure =
   | ConfigLoadError
   | ConfigError
   | ClusterError
-  /** @sidekick/telemetry's TracingLive: an OTEL_* variable that cannot be used. Its tag is "ConfigError" too. */
-  | EffectConfigError.ConfigError
+  /** @sidekick/telemetry's OpenTelemetryLive: an OTEL_* variable that cannot be used */
+  | OtelConfigError
   | StartupError
   | IngestConfigError
   | OutputInitError

@@ -41,7 +41,11 @@ export interface AppConfig {
   readonly unknownKeys: ReadonlyArray<string>
 }
 
-export const allSections: ReadonlyArray<AnySection> = [...globalSections, ...registry.map((r) => r.section)]
+/** the global sections, then each output's (a section several outputs share, `aws` or `gcp`, once, before the first of them) */
+export const allSections: ReadonlyArray<AnySection> = [
+  ...globalSections,
+  ...new Set(registry.flatMap((r) => (r.sharedSection === undefined ? [r.section] : [r.sharedSection, r.section])))
+]
 
 export const readAppConfig = (source: ConfigSource): Effect.Effect<AppConfig, ConfigError> =>
   Effect.gen(function*() {

@@ -8,11 +8,10 @@
  * better than a lost alert: its own output queue absorbs the wait, and a 503 is an alert gone. Held
  * requests keep their order, and a new event waits behind them rather than overtaking them.
  */
-import { Headers, HttpTraceContext } from "@effect/platform"
 import { Dispatcher } from "@sidekick/delivery"
 import { type EnrichmentOptions, eventJson, type FalcoEvent, makeIngest } from "@sidekick/event"
-import { Metrics } from "@sidekick/telemetry"
-import { Context, Data, Duration, Effect, Either, Exit, FiberRef, Layer, Option, Runtime, type Scope, type Tracer } from "effect"
+import { Metrics, parentFromHeaders } from "@sidekick/telemetry"
+import { Context, Data, Duration, Effect, Either, Exit, FiberRef, Layer, Runtime, type Scope, type Tracer } from "effect"
 import type { IncomingHttpHeaders } from "node:http"
 import type { FalcoEventLabels } from "./FalcoEventLabels.js"
 
@@ -59,11 +58,6 @@ interface Held {
 
 const ok: IngestOutcome = { status: 200 }
 
-const traceHeaders = (headers: IncomingHttpHeaders) =>
-  headers.traceparent !== undefined || headers.b3 !== undefined || headers["x-b3-traceid"] !== undefined
-    ? HttpTraceContext.fromHeaders(Headers.fromInput(headers as Record<string, string>))
-    : Option.none()
-
 export const make = (
   options: IngestOptions
 ): Effect.Effect<IngestHandlerService, IngestConfigError, Dispatcher | Metrics | Scope.Scope> =>
@@ -91,7 +85,7 @@ export const make = (
       const span = tracing
         ? tracer.span(
           "Sidekick.ingest",
-          traceHeaders(headers),
+          parentFromHeaders(headers),
           Context.empty(),
           [],
           clock.unsafeCurrentTimeNanos(),

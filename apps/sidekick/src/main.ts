@@ -4,8 +4,8 @@
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { loadSource, usage } from "@sidekick/config"
-import { Logging, TracingLive } from "@sidekick/telemetry"
-import { Data, Effect, Layer } from "effect"
+import { exportOwnMetrics, Logging, Metrics, OpenTelemetryLive } from "@sidekick/telemetry"
+import { Context, Data, Effect, Layer } from "effect"
 import cluster from "node:cluster"
 import { appLayer, type StartupFailure } from "./App.js"
 import { readAppConfig } from "./AppConfig.js"
@@ -39,8 +39,11 @@ const program = Effect.gen(function*() {
     })
   }
   const app = appLayer(config, { clusterWorker: cluster.isWorker }).pipe(
+    // OTEL_METRICS_EXPORTER=otlp: the registry behind /metrics is exported over OTLP as well
+    Layer.tap((context) => exportOwnMetrics(Context.get(context, Metrics).registry)),
     Layer.tap(() => signalReady),
-    Layer.provide(TracingLive({ serviceName: "sidekick", serviceVersion: version })),
+    // around the app, so it closes last: spans and counts of the drain are exported before exit
+    Layer.provide(OpenTelemetryLive({ serviceName: "sidekick", serviceVersion: version })),
     Layer.provide(Logging.minimumLevel(config.global.debug))
   )
   return yield* Layer.launch(app)
@@ -63,8 +66,8 @@ const refuse = (line: string) => Effect.zipRight(Effect.logError(line), Effect.f
 const main: Effect.Effect<void, StartupRefused> = failingWithStartupFailure(program, true).pipe(
   Effect.catchTags({
     ConfigLoadError: (error) => refuse(error.message),
-    // a configuration value, or an OTEL_* variable (Effect's ConfigError has the same tag)
     ConfigError: (error) => refuse(error.message),
+    OtelConfigError: (error) => refuse(error.message),
     ClusterError: (error) => refuse(error.message),
     StartupError: (error) => refuse(error.message),
     IngestConfigError: (error) => refuse(error.message),

@@ -35,7 +35,7 @@ describe("docs in step with the code", () => {
   it("the chart's config: values name only declared keys, and every output's enabling key", () => {
     const declared = new Set(allSections.flatMap((s) => s.keys.map((k) => k.key)))
     // the chart's own keys under config:, which are not service keys
-    const chartOnly = new Set(["existingSecret", "extraEnv", "extraArgs"])
+    const chartOnly = new Set(["existingSecret", "extraEnv", "extraArgs", "aws.useirsa", "gcp.workloadIdentityServiceAccount"])
     const values = leaves(chartValues.config).filter((k) => !chartOnly.has(k))
     expect(values.filter((k) => !declared.has(k.toLowerCase()))).toEqual([])
     for (const o of outputs) expect(values.map((k) => k.toLowerCase()), o.name).toContain(enablingKey(o))

@@ -51,10 +51,12 @@ export interface OutputHttpClient {
 export class HttpTransport extends Context.Tag("@sidekick/delivery/HttpTransport")<HttpTransport, {
   /** an HTTP client for one output; its connection pool lives as long as the scope */
   readonly client: (options: HttpClientOptions) => Effect.Effect<OutputHttpClient, OutputInitError, Scope.Scope>
+  /** the global TLS files, for the outputs that open their own TLS sockets (Logstash) */
+  readonly tls: TlsFiles
 }>() {
   /** the real transport (undici), with the global TLS files */
   static readonly layer = (tls: TlsFiles = noTls): Layer.Layer<HttpTransport> =>
-    Layer.succeed(HttpTransport, { client: makeClient(tls) })
+    Layer.succeed(HttpTransport, { client: makeClient(tls), tls })
 }
 
 const noTls: TlsFiles = { caCertFile: "", mutualTls: { certFile: "", keyFile: "", caCertFile: "" } }

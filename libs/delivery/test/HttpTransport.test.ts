@@ -1,4 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
+import { propagation } from "@opentelemetry/api"
+import { sidekickPropagator } from "@sidekick/telemetry"
 import { makeReceiver, makeTlsMaterial, opensslAvailable, status } from "@sidekick/testing"
 import { Duration, Effect } from "effect"
 import { createServer, request as httpRequest } from "node:http"
@@ -164,6 +166,11 @@ describe("HttpTransport", () => {
 
   it.scoped("propagates the current span as a W3C traceparent header", () =>
     Effect.gen(function*() {
+      // what OpenTelemetryLive registers when tracing is on and OTEL_PROPAGATORS is unset
+      yield* Effect.acquireRelease(
+        Effect.sync(() => propagation.setGlobalPropagator(sidekickPropagator)),
+        () => Effect.sync(() => propagation.disable())
+      )
       const receiver = yield* makeReceiver()
       const http = yield* clientWith()
       const traceId = yield* http.send({ url: receiver.url }).pipe(

@@ -95,6 +95,13 @@ export const goTimeStringOf = (rfc3339Nano: string): string => {
   return datetime + " " + offset + " " + offset
 }
 
+/**
+ * Go `t.Format(time.RFC3339)` of a time given in RFC3339Nano form: the fraction dropped, the offset kept
+ * (`2024-05-06T10:20:30.123456789+02:00` -> `2024-05-06T10:20:30+02:00`).
+ */
+export const rfc3339SecondsOf = (rfc3339Nano: string): string =>
+  rfc3339Nano.slice(0, 19) + (rfc3339Nano.endsWith("Z") ? "Z" : rfc3339Nano.slice(-6))
+
 /** RFC 3339 at second precision in UTC, like Go `time.Now().UTC().Format(time.RFC3339)`. */
 export const rfc3339Seconds = (date: Date): string => date.toISOString().slice(0, 19) + "Z"
 

@@ -12,7 +12,7 @@ export {
   stringOutputFields,
   templateData
 } from "./FalcoEvent.js"
-export { type GoTime, goTimeStringOf, parseRfc3339, rfc3339NanoAt, rfc3339Seconds, zeroPad } from "./GoTime.js"
+export { type GoTime, goTimeStringOf, parseRfc3339, rfc3339NanoAt, rfc3339Seconds, rfc3339SecondsOf, zeroPad } from "./GoTime.js"
 export { type EnrichmentOptions, type Ingest, makeIngest, testEventBody } from "./Ingest.js"
 export {
   compareBytewise,

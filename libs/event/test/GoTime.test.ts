@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { goTimeStringOf, parseRfc3339, rfc3339Seconds } from "../src/index.js"
+import { goTimeStringOf, parseRfc3339, rfc3339Seconds, rfc3339SecondsOf } from "../src/index.js"
 
 describe("parseRfc3339 (Go time.Time.UnmarshalJSON)", () => {
   it.each([
@@ -64,5 +64,11 @@ describe("Go time.Time.String()", () => {
 
   it("formats RFC 3339 seconds in UTC", () => {
     expect(rfc3339Seconds(new Date("2024-05-01T12:00:00.999Z"))).toBe("2024-05-01T12:00:00Z")
+  })
+
+  it("formats an event time as Go's time.RFC3339: whole seconds, in the event's own offset", () => {
+    expect(rfc3339SecondsOf("2024-05-06T12:20:30.5+02:00")).toBe("2024-05-06T12:20:30+02:00")
+    expect(rfc3339SecondsOf("2024-05-06T10:20:30Z")).toBe("2024-05-06T10:20:30Z")
+    expect(rfc3339SecondsOf("2024-05-06T10:20:30.999999999-05:30")).toBe("2024-05-06T10:20:30-05:30")
   })
 })

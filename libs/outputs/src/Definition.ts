@@ -23,7 +23,8 @@ import {
   type OutputErrorReason,
   type OutputHttpClient,
   OutputInitError,
-  type SingleOutput
+  type SingleOutput,
+  type TlsFiles
 } from "@sidekick/delivery"
 import { type FalcoEvent, minimumPriorityRank } from "@sidekick/event"
 import { compileTemplate, type GoTemplate } from "@sidekick/gotemplate"
@@ -74,6 +75,8 @@ export interface OutputContext {
   /** compile the Go template of key `<name>.<key>` ("" means none); one that does not compile refuses start-up naming the key */
   readonly template: (key: string, source: string) => Effect.Effect<GoTemplate | undefined, OutputInitError>
   readonly globalFieldKeys: GlobalFieldKeysShape
+  /** the global client TLS files (`tlsclient.cacertfile`, `mutualtlsclient.*` over `<mutualtlsfilespath>/...`) */
+  readonly tlsFiles: TlsFiles
 }
 
 /** the parts of an Output the definition derives from the section */
@@ -95,6 +98,10 @@ export interface AnyOutputDefinition {
   /** falcosidekick's display name, for "Enabled Outputs: [...]" */
   readonly displayName: string
   readonly section: AnySection
+  /** an output of events, or a sink of Sidekick's own metrics (StatsD...) */
+  readonly kind: "events" | "metrics"
+  /** the section this output shares with others (`aws`, `gcp`), when it has one: the config reader knows its keys through it */
+  readonly sharedSection?: AnySection
   /** read the section: the output ready to build when the section enables it */
   readonly read: (source: ConfigSource) => Effect.Effect<Option.Option<EnabledOutput>, ConfigError>
 }
@@ -123,13 +130,68 @@ export interface EnabledMetricsSink {
   readonly layer: Layer.Layer<never, OutputInitError, Metrics>
 }
 
-export interface OutputDefinition<C extends CommonConfig> extends AnyOutputDefinition {
+/** `I`: the service of the section the output shares (see `defineShared`); `never` for an output without one */
+export interface OutputDefinition<C extends CommonConfig, I = never> extends AnyOutputDefinition {
   readonly section: Section<C>
   readonly enabled: (config: C) => boolean
-  /** the running output (tests build it directly) */
-  readonly make: (config: C) => Effect.Effect<Output, OutputInitError, OutputServices | Scope.Scope>
+  /** the running output (tests build it directly, providing the shared section's layer when it has one) */
+  readonly make: (config: C) => Effect.Effect<Output, OutputInitError, OutputServices | Scope.Scope | I>
   /** the output as a Layer: one service, built from its config */
-  readonly layer: (config: C) => Layer.Layer<Output, OutputInitError, OutputServices>
+  readonly layer: (config: C) => Layer.Layer<Output, OutputInitError, OutputServices | I>
+}
+
+/** What a shared section's `make` is handed, bound to its path. */
+export interface SharedContext {
+  /** the section path: "aws", "gcp" */
+  readonly name: string
+  /** a start-up refusal, naming the section and (when given) the key `<name>.<key>` */
+  readonly initError: OutputContext["initError"]
+}
+
+/**
+ * A config section several outputs share (`aws.*`, `gcp.*`): its keys are declared once, read next to
+ * the own section of each output that uses it, and what it builds (SDK settings, credentials, an identity
+ * check) is built once per configuration however many of those outputs are enabled: `read` hands out
+ * the same Layer for the same source, and Effect builds a Layer used twice in one application once.
+ */
+export interface SharedDefinition<S, I, A> {
+  readonly section: Section<S>
+  /** the service the outputs' `make` gets */
+  readonly tag: Context.Tag<I, A>
+  /** the shared value; a failure refuses start-up */
+  readonly make: (config: S) => Effect.Effect<A, OutputInitError, Scope.Scope>
+  /** the shared value as a Layer (tests provide it to an output's `make`) */
+  readonly layer: (config: S) => Layer.Layer<I, OutputInitError>
+  /** the section read from a source, as a Layer: the same object for the same source */
+  readonly read: (source: ConfigSource) => Effect.Effect<Layer.Layer<I, OutputInitError>, ConfigError>
+}
+
+/** Declare a section several outputs share; each of them names it in `define({ shared })`. */
+export const defineShared = <S, I, A>(options: {
+  readonly config: Section<S>
+  readonly tag: Context.Tag<I, A>
+  readonly make: (config: S, ctx: SharedContext) => Effect.Effect<A, OutputInitError, Scope.Scope>
+}): SharedDefinition<S, I, A> => {
+  const name = options.config.path
+  const make = (c: S) => options.make(c, { name, initError: initErrorOf(name) })
+  const layer = (c: S) => Layer.scoped(options.tag, make(c))
+  const bySource = new WeakMap<ConfigSource, Layer.Layer<I, OutputInitError>>()
+  return {
+    section: options.config,
+    tag: options.tag,
+    make,
+    layer,
+    read: (source) =>
+      Effect.suspend(() => {
+        const known = bySource.get(source)
+        if (known !== undefined) return Effect.succeed(known)
+        return Effect.map(readSection(source, options.config), (c) => {
+          const shared = layer(c)
+          bySource.set(source, shared)
+          return shared
+        })
+      })
+  }
 }
 
 const initErrorOf = (name: string): OutputContext["initError"] => (message, details) =>
@@ -149,17 +211,24 @@ interface HttpCommonConfig {
 
 const headersOf = (h: HttpOptions["customHeaders"]) => (h === undefined ? undefined : Redacted.isRedacted(h) ? Redacted.value(h) : h)
 
-/** Declare an output kind. */
-export const define = <C extends CommonConfig>(options: {
+/**
+ * Declare an output kind. An output that shares a section with others (the AWS outputs share `aws.*`)
+ * names it in `shared`: its `make` then gets the shared value as third argument.
+ */
+export const define = <C extends CommonConfig, S = never, I = never, A = never>(options: {
   readonly config: Section<C>
   readonly displayName: string
   readonly enabled: (config: C) => boolean
-  readonly make: (config: C, ctx: OutputContext) => Effect.Effect<OutputImpl, OutputInitError, Scope.Scope>
-}): OutputDefinition<C> => {
+  readonly shared?: SharedDefinition<S, I, A>
+  readonly make: (config: C, ctx: OutputContext, shared: A) => Effect.Effect<OutputImpl, OutputInitError, Scope.Scope>
+}): OutputDefinition<C, I> => {
   const name = options.config.path
   const tag = Context.GenericTag<Output>(`@sidekick/outputs/${name}`)
+  const sharedDefinition = options.shared
   const make = (c: C) =>
     Effect.gen(function*() {
+      // without a shared section, `A` is never and nothing is read
+      const shared = (sharedDefinition === undefined ? undefined : yield* sharedDefinition.tag) as A
       const transport = yield* HttpTransport
       const globalFieldKeys = yield* GlobalFieldKeys
       const http = c as C & HttpCommonConfig
@@ -187,9 +256,10 @@ export const define = <C extends CommonConfig>(options: {
             ? Effect.succeed(compiled.right)
             : Effect.fail(ctx.initError(`invalid ${name}.${key}: ${compiled.left}`, { key }))
         },
-        globalFieldKeys
+        globalFieldKeys,
+        tlsFiles: transport.tls
       }
-      const own = yield* options.make(c, ctx)
+      const own = yield* options.make(c, ctx, shared)
       return {
         testRuleBypass: true,
         enforcesTimeout: usesHttp,
@@ -205,12 +275,21 @@ export const define = <C extends CommonConfig>(options: {
     name,
     displayName: options.displayName,
     section: options.config,
+    ...(sharedDefinition === undefined ? {} : { sharedSection: sharedDefinition.section }),
+    kind: "events",
     enabled: options.enabled,
     make,
     layer,
     read: (source) =>
-      Effect.map(readSection(source, options.config), (c) =>
-        options.enabled(c) ? Option.some({ kind: "events", name, displayName: options.displayName, tag, layer: layer(c) }) : Option.none())
+      Effect.gen(function*() {
+        const c = yield* readSection(source, options.config)
+        // read even when the output is off, so that a bad shared value is reported like any other
+        const shared = sharedDefinition === undefined ? undefined : yield* sharedDefinition.read(source)
+        if (!options.enabled(c)) return Option.none()
+        const own = layer(c)
+        const built = (shared === undefined ? own : Layer.provide(own, shared)) as Layer.Layer<Output, OutputInitError, OutputServices>
+        return Option.some<EnabledOutput>({ kind: "events", name, displayName: options.displayName, tag, layer: built })
+      })
   }
 }
 
@@ -253,6 +332,7 @@ export const defineMetricsSink = <C>(options: {
     name,
     displayName: options.displayName,
     section: options.config,
+    kind: "metrics",
     enabled: options.enabled,
     make,
     layer,

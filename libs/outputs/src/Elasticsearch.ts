@@ -81,7 +81,11 @@ export const bulkEntry = (index: string, doc: string): string => goJson({ create
 /**
  * The output_fields prefix a `document_parsing_exception` complains about, e.g. reason
  * "failed to parse field [output_fields.proc.pid] of type [long]" gives "proc.pid"; undefined otherwise.
+ * Elasticsearch 7 and OpenSearch name the same error `mapper_parsing_exception` (falcosidekick only knows
+ * Elasticsearch 8's name, so with OpenSearch it drops the document): both are read.
  */
+const mappingErrorTypes = new Set(["document_parsing_exception", "mapper_parsing_exception"])
+
 export const mappingConflictField = (responseBody: string): string | undefined => {
   let parsed: unknown
   try {
@@ -90,7 +94,7 @@ export const mappingConflictField = (responseBody: string): string | undefined =
     return undefined
   }
   const error = (parsed as { error?: { type?: unknown; reason?: unknown } } | null)?.error
-  if (error === undefined || error === null || error.type !== "document_parsing_exception") return undefined
+  if (error === undefined || error === null || !mappingErrorTypes.has(String(error.type))) return undefined
   if (typeof error.reason !== "string") return undefined
   const match = /\[\w+(\.\w+)+\]/.exec(error.reason)
   if (match === null || !match[0].includes("output_fields")) return undefined

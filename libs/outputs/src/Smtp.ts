@@ -21,6 +21,7 @@ import nodemailer from "nodemailer"
 import type { CustomAuthenticationContext } from "nodemailer/lib/smtp-connection"
 import { define, type OutputContext } from "./Definition.js"
 import { outputSection } from "./OutputConfig.js"
+import { parseHostPort } from "./Socket.js"
 
 export const smtpAuthMechanisms = ["plain", "login", "cram-md5", "oauthbearer", "external", "anonymous", "none", ""] as const
 export type SmtpAuthMechanism = (typeof smtpAuthMechanisms)[number]
@@ -241,16 +242,6 @@ export const smtpMessage = (event: FalcoEvent, o: SmtpMessageOptions): string =>
 
 /** the envelope recipients: `to` without spaces, split on commas (empty items dropped) */
 export const smtpRecipients = (to: string): Array<string> => to.replace(/ /g, "").split(",").filter((r) => r !== "")
-
-/** `host:port` (falcosidekick requires the port); an IPv6 host may be bracketed */
-export const parseHostPort = (hostport: string): { readonly host: string; readonly port: number } | undefined => {
-  const m = /^(.*):([0-9]+)$/.exec(hostport)
-  if (m === null) return undefined
-  const port = Number(m[2])
-  if (port < 1 || port > 65535) return undefined
-  const host = m[1]!.startsWith("[") && m[1]!.endsWith("]") ? m[1]!.slice(1, -1) : m[1]!
-  return { host, port }
-}
 
 const base64 = (text: string): string => Buffer.from(text, "utf8").toString("base64")
 

@@ -5,7 +5,7 @@
  */
 import { Field } from "@sidekick/config"
 import { type FalcoEvent, goJson, omitEmpty, templateData } from "@sidekick/event"
-import { mustCompileTemplate } from "@sidekick/gotemplate"
+import { mustCompileTemplate, sprintV } from "@sidekick/gotemplate"
 import { Effect, Redacted } from "effect"
 import { define, sendEach } from "./Definition.js"
 import { outputSection } from "./OutputConfig.js"
@@ -23,14 +23,12 @@ export const TelegramConfig = outputSection("telegram", {
 })
 export type TelegramConfig = typeof TelegramConfig.Type
 
-/** Go's `fmt.Sprintf("%v", x)`: the engine's own `print` of one operand is exactly that */
-const sprintV = mustCompileTemplate("{{ print . }}")
 
 /** the characters MarkdownV2 reserves, as falcosidekick's replacer lists them (a backslash is not among them) */
 const markdownV2Reserved = /[_*[\]()~`>#+\-=|{}.!]/g
 
 /** falcosidekick's `markdownV2EscapeText`: `%v` of the value, each reserved character prefixed with a backslash */
-export const markdownV2EscapeText = (value: unknown): string => sprintV.render(value).replace(markdownV2Reserved, "\\$&")
+export const markdownV2EscapeText = (value: unknown): string => sprintV(value).replace(markdownV2Reserved, "\\$&")
 
 /** falcosidekick's template, byte for byte (the tab before each field bullet and the blank lines included) */
 export const telegramTemplateSource = `*\\[Falco\\] \\[{{markdownV2EscapeText .Priority }}\\] {{markdownV2EscapeText .Rule }}*

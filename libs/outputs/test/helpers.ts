@@ -3,12 +3,16 @@ import { HttpTransport, type Output, type TlsFiles } from "@sidekick/delivery"
 import { Effect, Either } from "effect"
 import { type CommonConfig, GlobalFieldKeys, type GlobalFieldKeysShape, type OutputDefinition } from "../src/index.js"
 
+/** `tree` placed at a dotted section path: "otlp.traces" -> { otlp: { traces: tree } } */
+const nestAt = (path: string, tree: Readonly<Record<string, unknown>>): Record<string, unknown> =>
+  path.split(".").reduceRight<Record<string, unknown>>((inner, key) => ({ [key]: inner }), tree)
+
 /** decode a section from a YAML-like tree (the section's own keys) and env vars */
 export const decode = <A>(
   section: Section<A>,
   tree: Readonly<Record<string, unknown>>,
   env: Readonly<Record<string, string>> = {}
-): Either.Either<A, ConfigError> => readSectionEither(makeSource({ tree: { [section.path]: tree }, env }), section)
+): Either.Either<A, ConfigError> => readSectionEither(makeSource({ tree: nestAt(section.path, tree), env }), section)
 
 export const config = <A>(
   section: Section<A>,

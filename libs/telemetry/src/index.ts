@@ -1,3 +1,6 @@
 export * as Logging from "./Logging.js"
 export * from "./Metrics.js"
+export * from "./OtelConfig.js"
+export * from "./OwnMetrics.js"
+export * from "./Propagation.js"
 export * from "./Tracing.js"

@@ -1,46 +1,180 @@
 import { describe, expect, it } from "@effect/vitest"
-import { ConfigProvider, Effect, Option } from "effect"
-import { traceExporterFromEnv } from "../src/index.js"
+import { propagation, trace } from "@opentelemetry/api"
+import { makeReceiver, type RecordedRequest } from "@sidekick/testing"
+import { Effect, Exit, FiberRef, Layer, Logger, Option, Schedule, Scope, Tracer } from "effect"
+import {
+  diagnosticLine,
+  exportOwnMetrics,
+  injectContext,
+  Metrics,
+  OpenTelemetryLive,
+  parentFromHeaders
+} from "../src/index.js"
 
-const withEnv = (env: Record<string, string>) =>
-  traceExporterFromEnv.pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env)))))
+/** set these OTEL_* variables (and no other) until the scope closes */
+const withEnv = (vars: Record<string, string>) =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      const saved = { ...process.env }
+      for (const k of Object.keys(process.env)) if (k.startsWith("OTEL_")) delete process.env[k]
+      Object.assign(process.env, vars)
+      return saved
+    }),
+    (saved) =>
+      Effect.sync(() => {
+        for (const k of Object.keys(process.env)) if (k.startsWith("OTEL_")) delete process.env[k]
+        Object.assign(process.env, saved)
+      })
+  )
 
-describe("tracing configuration from OTEL_*", () => {
-  it.effect("off unless an endpoint or an exporter is set", () =>
+const identity = { serviceName: "sidekick", serviceVersion: "test" }
+
+interface OtlpAttribute {
+  readonly key: string
+  readonly value?: { readonly stringValue?: string; readonly intValue?: string | number }
+}
+const attribute = (attributes: ReadonlyArray<OtlpAttribute> | undefined, key: string) =>
+  attributes?.find((a) => a.key === key)?.value?.stringValue
+
+interface OtlpTraces {
+  readonly resourceSpans: ReadonlyArray<{
+    readonly resource?: { readonly attributes?: ReadonlyArray<OtlpAttribute> }
+    readonly scopeSpans: ReadonlyArray<{ readonly spans: ReadonlyArray<{ readonly name: string; readonly traceId: string; readonly parentSpanId?: string }> }>
+  }>
+}
+
+interface OtlpMetrics {
+  readonly resourceMetrics: ReadonlyArray<{
+    readonly resource?: { readonly attributes?: ReadonlyArray<OtlpAttribute> }
+    readonly scopeMetrics: ReadonlyArray<{
+      readonly metrics: ReadonlyArray<{
+        readonly name: string
+        readonly sum?: {
+          readonly dataPoints: ReadonlyArray<{ readonly attributes?: ReadonlyArray<OtlpAttribute>; readonly asInt?: string | number }>
+        }
+      }>
+    }>
+  }>
+}
+
+/** the accepted-inputs count in one OTLP/JSON metrics request, if the request has it */
+const acceptedInputs = (request: RecordedRequest): number | undefined => {
+  const body = JSON.parse(request.body) as OtlpMetrics
+  const point = body.resourceMetrics.flatMap((rm) => rm.scopeMetrics.flatMap((sm) => sm.metrics))
+    .find((m) => m.name === "falcosecurity_falcosidekick_inputs_total")
+    ?.sum?.dataPoints.find((p) => attribute(p.attributes, "status") === "accepted")
+  return point?.asInt === undefined ? undefined : Number(point.asInt)
+}
+
+describe("OpenTelemetryLive", () => {
+  it.scoped("with no OTEL_* variable asking, span creation is off and nothing is registered", () =>
     Effect.gen(function*() {
-      expect(yield* withEnv({})).toEqual(Option.none())
-      expect(yield* withEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: "" })).toEqual(Option.none())
-      expect(yield* withEnv({ OTEL_SERVICE_NAME: "x" })).toEqual(Option.none())
+      yield* withEnv({ OTEL_SERVICE_NAME: "quiet", OTEL_PROPAGATORS: "b3" })
+      const context = yield* Layer.build(OpenTelemetryLive(identity))
+      const enabled = yield* FiberRef.get(FiberRef.currentTracerEnabled).pipe(Effect.provide(context))
+      expect(enabled).toBe(false)
+      expect(propagation.fields()).toEqual([])
     }))
 
-  it.effect("OTLP over HTTP: protobuf by default, JSON on request", () =>
+  it.scopedLive("traces: NodeSDK exports Effect's spans, OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES name the resource, OTEL_PROPAGATORS is the global propagator", () =>
     Effect.gen(function*() {
-      expect(yield* withEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318" })).toEqual(Option.some("otlp-proto"))
-      expect(yield* withEnv({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "http://c:4318/v1/traces" })).toEqual(Option.some("otlp-proto"))
-      expect(yield* withEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318", OTEL_EXPORTER_OTLP_PROTOCOL: "http/json" }))
-        .toEqual(Option.some("otlp-json"))
-      expect(
-        yield* withEnv({
-          OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318",
-          OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
-          OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: "http/protobuf"
-        })
-      ).toEqual(Option.some("otlp-proto"))
+      const otlp = yield* makeReceiver()
+      yield* withEnv({
+        OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
+        OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
+        OTEL_SERVICE_NAME: "sidekick-eu",
+        OTEL_RESOURCE_ATTRIBUTES: "deployment.environment=prod,service.name=ignored",
+        OTEL_PROPAGATORS: "b3multi"
+      })
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(OpenTelemetryLive(identity), scope)
+      const parent = Tracer.externalSpan({ traceId: "0af7651916cd43dd8448eb211c80319c", spanId: "b7ad6b7169203331", sampled: true })
+      yield* Effect.void.pipe(Effect.withSpan("unit.work", { parent }), Effect.provide(context))
+
+      // b3multi only: X-B3-* is read and written, traceparent is neither
+      expect(Option.map(parentFromHeaders({ "x-b3-traceid": parent.traceId, "x-b3-spanid": parent.spanId }), (s) => s.spanId))
+        .toEqual(Option.some(parent.spanId))
+      expect(parentFromHeaders({ traceparent: `00-${parent.traceId}-${parent.spanId}-01` })).toEqual(Option.none())
+      const headers: Record<string, string> = {}
+      injectContext(parent, headers)
+      expect(headers).toEqual({ "x-b3-traceid": parent.traceId, "x-b3-spanid": parent.spanId, "x-b3-sampled": "1" })
+
+      // closing flushes the span (the batch processor would otherwise wait 5 s) and unregisters the globals
+      yield* Scope.close(scope, Exit.void)
+      expect(propagation.fields()).toEqual([])
+      expect(trace.getTracer("x").startSpan("y").isRecording()).toBe(false)
+      const [request] = yield* otlp.waitFor(1)
+      expect(request!.path).toBe("/v1/traces")
+      const body = JSON.parse(request!.body) as OtlpTraces
+      const resource = body.resourceSpans[0]!.resource?.attributes
+      expect(attribute(resource, "service.name")).toBe("sidekick-eu")
+      expect(attribute(resource, "service.version")).toBe("test")
+      expect(attribute(resource, "deployment.environment")).toBe("prod")
+      const spans = body.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans))
+      expect(spans.map((s) => [s.name, s.traceId, s.parentSpanId])).toEqual([["unit.work", parent.traceId, parent.spanId]])
     }))
 
-  it.effect("OTEL_SDK_DISABLED and OTEL_TRACES_EXPORTER=none turn it off; console is offered", () =>
+  it.scopedLive("metrics only: the registry's families go out every OTEL_METRIC_EXPORT_INTERVAL and once more at shutdown; no span is created", () =>
     Effect.gen(function*() {
-      expect(yield* withEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318", OTEL_SDK_DISABLED: "true" })).toEqual(Option.none())
-      expect(yield* withEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318", OTEL_TRACES_EXPORTER: "none" })).toEqual(Option.none())
-      expect(yield* withEnv({ OTEL_TRACES_EXPORTER: "console" })).toEqual(Option.some("console"))
+      const otlp = yield* makeReceiver()
+      yield* withEnv({
+        OTEL_METRICS_EXPORTER: "otlp",
+        OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: `${otlp.url}/own/metrics`,
+        OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: "http/json",
+        OTEL_METRIC_EXPORT_INTERVAL: "50"
+      })
+      const metrics = yield* Metrics.pipe(Effect.provide(Metrics.layer({ falcoEventLabels: [], defaultMetrics: false })))
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(OpenTelemetryLive(identity), scope)
+      expect(yield* FiberRef.get(FiberRef.currentTracerEnabled).pipe(Effect.provide(context))).toBe(false)
+      yield* exportOwnMetrics(metrics.registry).pipe(Effect.provide(context))
+      metrics.input("accepted")
+      // periodic exports until one carries the count (an export may run before the registry was handed over)
+      yield* Effect.suspend(() =>
+        otlp.requests.some((r) => acceptedInputs(r) === 1) ? Effect.void : Effect.fail("not yet")
+      ).pipe(Effect.retry(Schedule.spaced("20 millis").pipe(Schedule.intersect(Schedule.recurs(250)))), Effect.orDie)
+      metrics.input("accepted")
+      metrics.input("accepted")
+      yield* Scope.close(scope, Exit.void)
+      const last = otlp.requests.at(-1)!
+      expect(last.path).toBe("/own/metrics")
+      expect(acceptedInputs(last)).toBe(3)
+      expect(otlp.requests.every((r) => r.path === "/own/metrics")).toBe(true)
     }))
 
-  it.effect("an unsupported protocol or exporter is an error naming the variable", () =>
+  it.scopedLive("a failed export is a line in Sidekick's log (OpenTelemetry would only tell a diagnostic logger)", () =>
     Effect.gen(function*() {
-      const grpc = yield* Effect.flip(withEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4317", OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" }))
-      expect(String(grpc)).toContain("OTEL_EXPORTER_OTLP_PROTOCOL")
-      expect(String(grpc)).toContain("grpc")
-      const zipkin = yield* Effect.flip(withEnv({ OTEL_TRACES_EXPORTER: "zipkin" }))
-      expect(String(zipkin)).toContain("OTEL_TRACES_EXPORTER")
+      const otlp = yield* makeReceiver({ responses: [{ status: 400, body: "no" }] })
+      yield* withEnv({
+        OTEL_METRICS_EXPORTER: "otlp",
+        OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
+        OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: "http/json",
+        OTEL_METRIC_EXPORT_INTERVAL: "50"
+      })
+      const lines: Array<string> = []
+      const capture = Logger.replace(Logger.defaultLogger, Logger.make(({ logLevel, message }) => lines.push(`${logLevel.label} ${String(message)}`)))
+      const scope = yield* Scope.make()
+      yield* Layer.buildWithScope(OpenTelemetryLive(identity), scope).pipe(Effect.provide(capture))
+      const line = yield* Effect.suspend(() => {
+        const l = lines.find((x) => x.includes("OpenTelemetry:"))
+        return l === undefined ? Effect.fail("not yet") : Effect.succeed(l)
+      }).pipe(Effect.retry(Schedule.spaced("20 millis").pipe(Schedule.intersect(Schedule.recurs(250)))), Effect.orDie)
+      expect(line).toMatch(/^(ERROR|WARN) OpenTelemetry: .*Bad Request/)
+      expect(line).not.toContain("\n")
+      yield* Scope.close(scope, Exit.void)
+    }))
+
+  it("a diagnostic is one line: an exception's name, message and code, without its stack", () => {
+    const exception = JSON.stringify({ stack: "OTLPExporterError: Bad Request\n    at x (y.js:1:1)", message: "Bad Request", name: "OTLPExporterError", code: "400" })
+    expect(diagnosticLine(exception, [])).toBe("OTLPExporterError: Bad Request (400)")
+    expect(diagnosticLine("Dropped %d spans", [3])).toBe("Dropped %d spans 3")
+  })
+
+  it.scoped("a value NodeSDK would ignore refuses start-up, naming the variable", () =>
+    Effect.gen(function*() {
+      yield* withEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4318", OTEL_EXPORTER_OTLP_PROTOCOL: "grpc+tls" })
+      const error = yield* Effect.flip(Layer.build(OpenTelemetryLive(identity)))
+      expect(error._tag).toBe("OtelConfigError")
+      expect(error.message).toBe(`OTEL_EXPORTER_OTLP_PROTOCOL: expected grpc, http/protobuf or http/json, got "grpc+tls"`)
     }))
 })

@@ -126,23 +126,24 @@ Call with (dict "key" "customfields" "value" $v).
 {{/*
 Flattens `config:` into "ENV_NAME: base64" lines for the Secret.
 Call with (dict "prefix" "" "values" .Values.config).
-Keys that are chart settings rather than service settings are skipped. Maps under the
-key:value keys listed in sidekick.kvKeys are written as one variable.
+Keys that are chart settings rather than service settings are skipped, and so are the variables
+named in "skipEnv". Maps under the key:value keys listed in sidekick.kvKeys are written as one variable.
 */}}
 {{- define "sidekick.configEnv" -}}
-{{- $skip := list "existingSecret" "existingsecret" "extraEnv" "extraenv" "extraArgs" "extraargs" "grafanaDashboard" "extraenvvars" "servercrt" "serverkey" "cacrt" "workloadIdentityServiceAccount" "workloadIdentityClientID" "podIdentityClientID" "podIdentityName" "subscriptionID" "resourceGroupName" }}
+{{- $skip := list "existingSecret" "existingsecret" "extraEnv" "extraenv" "extraArgs" "extraargs" "grafanaDashboard" "extraenvvars" "servercrt" "serverkey" "cacrt" "useirsa" "workloadIdentityServiceAccount" "workloadIdentityClientID" "podIdentityClientID" "podIdentityName" "subscriptionID" "resourceGroupName" }}
 {{- $kvKeys := list "customfields" "templatedfields" "extralabels" "extraannotations" "customheaders" "customattributes" "customseveritymap" "headers" "extraattributes" "dropeventthresholds" }}
 {{- $renames := dict "ALERTMANAGER_EXPIREAFTER" "ALERTMANAGER_EXPIRESAFTER" "TELEGRAM_MESSAGETHREADID" "TELEGRAM_MESSAGE_THREAD_ID" }}
 {{- $prefix := .prefix }}
+{{- $skipEnv := default (list) .skipEnv }}
 {{- range $k, $v := .values }}
 {{- if not (has $k $skip) }}
 {{- $name := upper (ternary $k (printf "%s_%s" $prefix $k) (eq $prefix "")) }}
 {{- $name = get $renames $name | default $name }}
 {{- if and (kindIs "map" $v) (not (has (lower $k) $kvKeys)) }}
-{{- include "sidekick.configEnv" (dict "prefix" $name "values" $v) }}
+{{- include "sidekick.configEnv" (dict "prefix" $name "values" $v "skipEnv" $skipEnv) }}
 {{- else }}
 {{- $s := include "sidekick.envValue" (dict "key" $k "value" $v) }}
-{{- if ne $s "" }}
+{{- if and (ne $s "") (not (has $name $skipEnv)) }}
 {{ $name }}: {{ $s | b64enc | quote }}
 {{- end }}
 {{- end }}
@@ -151,11 +152,33 @@ key:value keys listed in sidekick.kvKeys are written as one variable.
 {{- end }}
 
 {{/*
+IRSA as falcosidekick's chart does it: with config.aws.useirsa (default true) and a rolearn, the role
+goes on the ServiceAccount (EKS injects its web identity) and AWS_ROLEARN is not exported, otherwise
+Sidekick would assume the role a second time from the role's own credentials.
+*/}}
+{{- define "sidekick.irsaRoleArn" -}}
+{{- $aws := default (dict) (default (dict) .Values.config).aws }}
+{{- if and (ne (toString (dig "useirsa" true $aws)) "false") (dig "rolearn" "" $aws) }}{{ $aws.rolearn }}{{ end }}
+{{- end }}
+
+{{/*
+The ServiceAccount's annotations: serviceAccount.annotations, plus IRSA's role and GKE Workload
+Identity's service account (config.gcp.workloadIdentityServiceAccount) as falcosidekick's chart sets them.
+*/}}
+{{- define "sidekick.serviceAccountAnnotations" -}}
+{{- $a := deepCopy (default (dict) .Values.serviceAccount.annotations) }}
+{{- with include "sidekick.irsaRoleArn" . }}{{ $_ := set $a "eks.amazonaws.com/role-arn" . }}{{ end }}
+{{- with dig "gcp" "workloadIdentityServiceAccount" "" (default (dict) .Values.config) }}{{ $_ := set $a "iam.gke.io/gcp-service-account" . }}{{ end }}
+{{- toYaml $a }}
+{{- end }}
+
+{{/*
 Secret data rendered from config (plus otlp.metrics.extraenvvars when it is a map, as upstream).
 */}}
 {{- define "sidekick.secretData" -}}
 {{- $config := default (dict) .Values.config }}
-{{- include "sidekick.configEnv" (dict "prefix" "" "values" $config) }}
+{{- $skipEnv := ternary (list "AWS_ROLEARN") (list) (ne (include "sidekick.irsaRoleArn" .) "") }}
+{{- include "sidekick.configEnv" (dict "prefix" "" "values" $config "skipEnv" $skipEnv) }}
 {{- $extra := dig "otlp" "metrics" "extraenvvars" (dict) $config }}
 {{- if kindIs "map" $extra }}
 {{- range $k, $v := $extra }}

@@ -4,6 +4,7 @@ import { rootCertificates } from "node:tls"
 import { gunzipSync, gzipSync } from "node:zlib"
 import { Agent, type Dispatcher, EnvHttpProxyAgent } from "undici"
 import type { HttpClientOptions, HttpRequestSpec, HttpResponseInfo, OutputHttpClient } from "../HttpTransport.js"
+import { injectContext } from "@sidekick/telemetry"
 import { currentAttemptTimeout, OutputError, OutputInitError } from "../Output.js"
 
 /** Where the TLS material of the HTTP outputs lives (falcosidekick's global TLS keys, resolved). */
@@ -146,7 +147,7 @@ export const makeClient = (tls: TlsFiles) => (options: HttpClientOptions) =>
         if (request.headers) for (const k in request.headers) headers[k.toLowerCase()] = request.headers[k]!
         if (options.customHeaders) for (const k in options.customHeaders) headers[k.toLowerCase()] = options.customHeaders[k]!
         if (span) {
-          headers["traceparent"] = `00-${span.traceId}-${span.spanId}-${span.sampled ? "01" : "00"}`
+          injectContext(span, headers)
           ours?.attribute("http.request.method", method)
           ours?.attribute("server.address", target.origin)
         }
