@@ -1,32 +1,18 @@
 import { it, layer } from "@effect/vitest"
 import { OutputError } from "@sidekick/delivery"
 import { type Priority } from "@sidekick/event"
-import { eventWith, makeReceiver, type Receiver, referenceEvent, referenceOutput as O, type Responder, status } from "@sidekick/testing"
-import { Context, Effect, Either, Layer } from "effect"
+import { eventWith, makeReceiver, referenceEvent, referenceOutput as O, type Responder, status } from "@sidekick/testing"
+import { Effect, Either } from "effect"
 import { describe, expect } from "vitest"
 import { Datadog, datadogBody, DatadogConfig, datadogPayload, datadogUrl } from "../src/Datadog.js"
 import { joinUrlPath, scrubSecrets } from "../src/Endpoint.js"
-import { config, decode, jsonHeaders, startSingle } from "./helpers.js"
+import { chosenHeaders, config, decode, jsonHeaders, Peer, peer, startSingle } from "./helpers.js"
 
 const apikey = "0123456789abcdef0123456789abcdef"
 
 /** catalog §2.4, with the trailing newline of Go's json.Encoder */
 const catalogExample =
   `{"title":"Terminal shell in container","text":"${O}","alert_type":"error","source_type_name":"falco","tags":["container.id:abc123","k8s.ns.name:default","k8s.pod.name:nginx-1","proc.name:bash","user.name:root","source:syscall","source:falco","hostname:node-1","T1059","container","mitre_execution","shell"]}\n`
-
-/** the headers the output chose: the connection's own (host, connection, content-length) left out */
-const chosenHeaders = (headers: Readonly<Record<string, string>>) =>
-  Object.fromEntries(Object.entries(headers).filter(([k]) => k !== "host" && k !== "connection" && k !== "content-length"))
-
-/** one recording receiver for the whole file; each test scripts it afresh */
-class Peer extends Context.Tag("Datadog.test/Peer")<Peer, Receiver>() {}
-const peer = (...responses: Array<Responder>) =>
-  Effect.gen(function*() {
-    const rx = yield* Peer
-    yield* rx.clear
-    yield* rx.respondWith(...responses)
-    return rx
-  })
 
 describe("Datadog", () => {
   it("payload: the catalog's example, byte for byte", () => {
@@ -114,7 +100,7 @@ describe("Datadog", () => {
       expect(error.message).not.toContain(apikey)
     }))
 
-  layer(Layer.scoped(Peer, makeReceiver()))((it) => {
+  layer(Peer.layer)((it) => {
     it.scoped("POSTs the payload to /api/v1/events with the key in the query; minimumpriority is read", () =>
       Effect.gen(function*() {
         const rx = yield* peer(status(202, "{\"status\":\"ok\"}"))

@@ -1,10 +1,10 @@
 import { it, layer } from "@effect/vitest"
 import { LosslessNumber } from "@sidekick/event"
-import { eventWith, makeReceiver, type Receiver, referenceEvent, referenceEventJson, type Responder, status } from "@sidekick/testing"
-import { Context, Effect, Layer } from "effect"
+import { eventWith, referenceEvent, referenceEventJson, status } from "@sidekick/testing"
+import { Effect } from "effect"
 import { describe, expect } from "vitest"
 import { DatadogLogs, datadogLogsBody, DatadogLogsConfig, datadogLogsUrl } from "../src/DatadogLogs.js"
-import { config, jsonHeaders, startSingle } from "./helpers.js"
+import { chosenHeaders, config, jsonHeaders, Peer, peer, startSingle } from "./helpers.js"
 
 const apikey = "fedcba9876543210fedcba9876543210"
 
@@ -13,20 +13,6 @@ const quotedEvent = `"${referenceEventJson.replaceAll("\"", "\\\"")}"`
 
 /** catalog §3.9, with the trailing newline of Go's json.Encoder */
 const catalogExample = `{"ddsource":"falco","hostname":"node-1","message":${quotedEvent},"ddtags":"T1059,container,mitre_execution,shell"}\n`
-
-/** the headers the output chose: the connection's own (host, connection, content-length) left out */
-const chosenHeaders = (headers: Readonly<Record<string, string>>) =>
-  Object.fromEntries(Object.entries(headers).filter(([k]) => k !== "host" && k !== "connection" && k !== "content-length"))
-
-/** one recording receiver for the whole file; each test scripts it afresh */
-class Peer extends Context.Tag("DatadogLogs.test/Peer")<Peer, Receiver>() {}
-const peer = (...responses: Array<Responder>) =>
-  Effect.gen(function*() {
-    const rx = yield* Peer
-    yield* rx.clear
-    yield* rx.respondWith(...responses)
-    return rx
-  })
 
 describe("DatadogLogs", () => {
   it("payload: the catalog's example, byte for byte (the event JSON as the message)", () => {
@@ -68,7 +54,7 @@ describe("DatadogLogs", () => {
       expect(error.message).not.toContain(apikey)
     }))
 
-  layer(Layer.scoped(Peer, makeReceiver()))((it) => {
+  layer(Peer.layer)((it) => {
     it.scoped("POSTs the payload to <host>/api/v2/logs with DD-API-KEY; minimumpriority is read", () =>
       Effect.gen(function*() {
         const rx = yield* peer(status(202, "{}"))

@@ -1,10 +1,10 @@
 import { it, layer } from "@effect/vitest"
 import { LosslessNumber } from "@sidekick/event"
-import { eventWith, makeReceiver, type Receiver, referenceEvent, referenceOutput as O, type Responder, status } from "@sidekick/testing"
-import { Context, Effect, Layer } from "effect"
+import { eventWith, referenceEvent, referenceOutput as O, status } from "@sidekick/testing"
+import { Effect } from "effect"
 import { describe, expect } from "vitest"
 import { Dynatrace, dynatraceAttributes, dynatraceBody, DynatraceConfig, dynatraceUrl } from "../src/Dynatrace.js"
-import { config, jsonHeaders, startSingle } from "./helpers.js"
+import { chosenHeaders, config, jsonHeaders, Peer, peer, startSingle } from "./helpers.js"
 
 const apitoken = "dt0c01.ABCDEFGHIJKLMNOPQRSTUVWX.secretsecretsecretsecret"
 
@@ -25,20 +25,6 @@ const falcoTestEvent = eventWith({
   tags: ["test", "example"],
   hostname: "test-host"
 })
-
-/** the headers the output chose: the connection's own (host, connection, content-length) left out */
-const chosenHeaders = (headers: Readonly<Record<string, string>>) =>
-  Object.fromEntries(Object.entries(headers).filter(([k]) => k !== "host" && k !== "connection" && k !== "content-length"))
-
-/** one recording receiver for the whole file; each test scripts it afresh */
-class Peer extends Context.Tag("Dynatrace.test/Peer")<Peer, Receiver>() {}
-const peer = (...responses: Array<Responder>) =>
-  Effect.gen(function*() {
-    const rx = yield* Peer
-    yield* rx.clear
-    yield* rx.respondWith(...responses)
-    return rx
-  })
 
 describe("Dynatrace", () => {
   it("payload: the catalog's example, byte for byte", () => {
@@ -135,7 +121,7 @@ describe("Dynatrace", () => {
       expect(error.message).not.toContain(apitoken)
     }))
 
-  layer(Layer.scoped(Peer, makeReceiver()))((it) => {
+  layer(Peer.layer)((it) => {
     it.scoped("POSTs the array to <apiurl>/v2/logs/ingest with Authorization: Api-Token; minimumpriority is read", () =>
       Effect.gen(function*() {
         const rx = yield* peer(status(204))

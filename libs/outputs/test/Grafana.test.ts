@@ -1,11 +1,11 @@
 import { it, layer } from "@effect/vitest"
 import { LosslessNumber } from "@sidekick/event"
-import { eventWith, makeReceiver, type Receiver, referenceEvent, referenceOutput as O, type Responder, status } from "@sidekick/testing"
-import { Context, Effect, Either, Layer } from "effect"
+import { eventWith, referenceEvent, referenceOutput as O, status } from "@sidekick/testing"
+import { Effect, Either } from "effect"
 import { describe, expect } from "vitest"
 import { sprintV } from "@sidekick/gotemplate"
 import { Grafana, grafanaBody, GrafanaConfig, grafanaTags } from "../src/Grafana.js"
-import { config, decode, startSingle } from "./helpers.js"
+import { chosenHeaders, config, decode, Peer, peer, startSingle } from "./helpers.js"
 
 const apikey = "glsa_0123456789abcdefghijklmnopqrstuv_0a1b2c3d"
 
@@ -14,20 +14,6 @@ const plain = { dashboardid: 0, panelid: 0, allfieldsastags: false }
 /** catalog §2.9, with the trailing newline of Go's json.Encoder */
 const catalogExample =
   `{"time":1714990830123,"timeEnd":1714990830123,"tags":["falco","Critical","Terminal shell in container","syscall","node-1"],"text":"${O}"}\n`
-
-/** the headers the output chose: the connection's own (host, connection, content-length) left out */
-const chosenHeaders = (headers: Readonly<Record<string, string>>) =>
-  Object.fromEntries(Object.entries(headers).filter(([k]) => k !== "host" && k !== "connection" && k !== "content-length"))
-
-/** one recording receiver for the whole file; each test scripts it afresh */
-class Peer extends Context.Tag("Grafana.test/Peer")<Peer, Receiver>() {}
-const peer = (...responses: Array<Responder>) =>
-  Effect.gen(function*() {
-    const rx = yield* Peer
-    yield* rx.clear
-    yield* rx.respondWith(...responses)
-    return rx
-  })
 
 describe("Grafana", () => {
   it("payload: the catalog's example, byte for byte", () => {
@@ -92,7 +78,7 @@ describe("Grafana", () => {
       expect(error.message).not.toContain(apikey)
     }))
 
-  layer(Layer.scoped(Peer, makeReceiver()))((it) => {
+  layer(Peer.layer)((it) => {
     it.scoped("POSTs the annotation with Bearer auth, application/json and the custom headers; minimumpriority is read", () =>
       Effect.gen(function*() {
         const rx = yield* peer(status(200, "{\"message\":\"Annotation added\",\"id\":1}"))

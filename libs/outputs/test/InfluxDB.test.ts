@@ -8,14 +8,12 @@ import { it } from "@effect/vitest"
 import { OutputError } from "@sidekick/delivery"
 import { eventWith, makeReceiver, referenceEvent, referenceOutput as O, status } from "@sidekick/testing"
 import { Duration, Effect, Either, Exit, Redacted, Scope } from "effect"
-import { spawn, spawnSync } from "node:child_process"
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import * as net from "node:net"
-import { tmpdir } from "node:os"
+import { spawnSync } from "node:child_process"
+import { writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect } from "vitest"
 import { escapeTag, InfluxDB, InfluxDBConfig, influxdbLine, influxdbTarget, quoteFieldString } from "../src/InfluxDB.js"
-import { config, decode, jsonHeaders, startSingle } from "./helpers.js"
+import { chosenHeaders, config, decode, freePorts, jsonHeaders, spawnScoped, startSingle, tempDir } from "./helpers.js"
 
 /** catalog §2.5: falcosidekick's line for the reference event (output fields in sorted order) */
 const catalogLine =
@@ -40,10 +38,6 @@ const awkwardEvent = eventWith({
 const awkwardLine =
   `events,rule=Write_below_etc\\,_by\\=root,priority=Critical,source=syscall,fd\\ name=/tmp/a_b,k\\=v=x\\,y\\=z,path=C:\\dir_,` +
   `hostname=node\\ 1\\,rack\\=2,tags=a\\ b_c\\,d value="Wrote \\"/etc/x\\" \\\\ then\nmore"`
-
-/** the request headers the output chose (the connection's own left out) */
-const chosenHeaders = (headers: Readonly<Record<string, string>>) =>
-  Object.fromEntries(Object.entries(headers).filter(([k]) => k !== "host" && k !== "connection" && k !== "content-length"))
 
 const password = "pa&ss=w0rd secret"
 const token = "tok-0123456789abcdef"
@@ -192,21 +186,6 @@ const influxdFound = spawnSync("influxd", ["version"], { stdio: "ignore" }).erro
 const inCI = (process.env.CI ?? "") !== ""
 const realTitle = "real InfluxDB 1.6 (influxd)"
 
-/** ports the kernel hands out now; held together so that they differ */
-const freePorts = (n: number): Promise<Array<number>> =>
-  Promise.all(Array.from({ length: n }, () =>
-    new Promise<net.Server>((resolve) => {
-      const server = net.createServer()
-      server.listen(0, "127.0.0.1", () => resolve(server))
-    }))).then((servers) =>
-      Promise.all(servers.map((s) =>
-        new Promise<number>((resolve) => {
-          const port = (s.address() as net.AddressInfo).port
-          s.close(() => resolve(port))
-        })
-      ))
-    )
-
 interface Influxd {
   readonly url: string
   /** GET /query as the admin; the parsed JSON answer */
@@ -214,31 +193,6 @@ interface Influxd {
 }
 
 const admin = { user: "falco", password: "s3cret&pw" }
-
-/** a temp dir, removed when the scope closes */
-const tempDir = (prefix: string) =>
-  Effect.acquireRelease(
-    Effect.sync(() => mkdtempSync(join(tmpdir(), prefix))),
-    (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
-  )
-
-/** a child process, killed (SIGTERM) and awaited when the scope closes; its stderr kept for failure messages */
-const spawnScoped = (command: string, args: ReadonlyArray<string>) =>
-  Effect.acquireRelease(
-    Effect.sync(() => {
-      const child = spawn(command, args, { stdio: ["ignore", "ignore", "pipe"] })
-      let stderr = ""
-      child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
-      child.on("error", () => {})
-      return { child, stderr: () => stderr }
-    }),
-    ({ child }) =>
-      Effect.async<void>((resume) => {
-        if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return resume(Effect.void)
-        child.once("exit", () => resume(Effect.void))
-        child.kill("SIGTERM")
-      })
-  )
 
 /** influxd on loopback with its meta, data and wal dirs in a temp dir, auth on, an admin and the `falco` database */
 const startInfluxd: Effect.Effect<Influxd, never, Scope.Scope> = Effect.gen(function*() {

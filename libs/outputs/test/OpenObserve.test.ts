@@ -1,26 +1,12 @@
 import { it, layer } from "@effect/vitest"
-import { makeReceiver, type Receiver, referenceEvent, referenceEventJson, type Responder, status } from "@sidekick/testing"
-import { Context, Effect, Layer } from "effect"
+import { referenceEvent, referenceEventJson, status } from "@sidekick/testing"
+import { Effect } from "effect"
 import { describe, expect } from "vitest"
 import { OpenObserve, openObserveBody, OpenObserveConfig, openObserveUrl } from "../src/OpenObserve.js"
-import { config, jsonHeaders, startSingle } from "./helpers.js"
+import { chosenHeaders, config, jsonHeaders, Peer, peer, startSingle } from "./helpers.js"
 
 const password = "o2-Pa55word"
 const basic = (user: string, pass: string) => `Basic ${Buffer.from(`${user}:${pass}`).toString("base64")}`
-
-/** the headers the output chose: the connection's own (host, connection, content-length) left out */
-const chosenHeaders = (headers: Readonly<Record<string, string>>) =>
-  Object.fromEntries(Object.entries(headers).filter(([k]) => k !== "host" && k !== "connection" && k !== "content-length"))
-
-/** one recording receiver for the whole file; each test scripts it afresh */
-class Peer extends Context.Tag("OpenObserve.test/Peer")<Peer, Receiver>() {}
-const peer = (...responses: Array<Responder>) =>
-  Effect.gen(function*() {
-    const rx = yield* Peer
-    yield* rx.clear
-    yield* rx.respondWith(...responses)
-    return rx
-  })
 
 const accepted = status(200, "{\"code\":200,\"status\":[{\"name\":\"falco\",\"successful\":1,\"failed\":0}]}")
 
@@ -40,7 +26,7 @@ describe("OpenObserve", () => {
     expect(OpenObserve.enabled(config(OpenObserveConfig, {}, { OPENOBSERVE_HOSTPORT: "http://o2:5080" }))).toBe(true)
   })
 
-  layer(Layer.scoped(Peer, makeReceiver()))((it) => {
+  layer(Peer.layer)((it) => {
     it.scoped("POSTs to /api/{org}/{stream}/_multi with Basic auth and the custom headers", () =>
       Effect.gen(function*() {
         const rx = yield* peer(accepted)

@@ -7,11 +7,11 @@ process.env.TZ = "UTC"
  * renamed it `document_parsing_exception`; falcosidekick only knows that one).
  */
 import { layer } from "@effect/vitest"
-import { eventWith, json, makeReceiver, type Receiver, type RecordedRequest, referenceEvent, referenceEventJson, type Responder } from "@sidekick/testing"
-import { Context, Effect, Layer, TestClock } from "effect"
+import { eventWith, json, type RecordedRequest, referenceEvent, referenceEventJson, type Responder } from "@sidekick/testing"
+import { Effect, TestClock } from "effect"
 import { describe, expect } from "vitest"
 import { Elasticsearch, ElasticsearchConfig } from "../src/Elasticsearch.js"
-import { config, jsonHeaders, startBatch, startSingle } from "./helpers.js"
+import { chosenHeaders, config, jsonHeaders, Peer, peer, startBatch, startSingle } from "./helpers.js"
 
 const now = Date.UTC(2026, 7, 17, 12, 0, 0)
 const index = "falco-2026.08.17"
@@ -19,10 +19,6 @@ const index = "falco-2026.08.17"
 const doc = referenceEventJson.slice(0, -1) + `,"@timestamp":"2024-05-06T10:20:30.123456789Z"}`
 const basic = `Basic ${Buffer.from("admin:Open-Search-2").toString("base64")}`
 const auth = { username: "admin", password: "Open-Search-2" }
-
-/** the headers the output chose: the connection's own (host, connection, content-length) left out */
-const chosenHeaders = (headers: Readonly<Record<string, string>>) =>
-  Object.fromEntries(Object.entries(headers).filter(([k]) => k !== "host" && k !== "connection" && k !== "content-length"))
 
 const requestLine = (r: RecordedRequest) => `${r.method} ${r.path}`
 
@@ -49,18 +45,8 @@ const mapperParsing = (id: string) => ({
 const error = (status: number, type: string, reason: string) =>
   json(status, { error: { root_cause: [{ type, reason }], type, reason }, status })
 
-/** one recording receiver for the whole file; each test scripts it afresh */
-class Peer extends Context.Tag("OpenSearch.test/Peer")<Peer, Receiver>() {}
-const peer = (...responses: Array<Responder>) =>
-  Effect.gen(function*() {
-    const rx = yield* Peer
-    yield* rx.clear
-    yield* rx.respondWith(...responses)
-    return rx
-  })
-
 describe("OpenSearch (through the elasticsearch output)", () => {
-  layer(Layer.scoped(Peer, makeReceiver()))((it) => {
+  layer(Peer.layer)((it) => {
     it.scoped("one document: POST /{index}-{date}/_doc with Basic auth (OpenSearch has no API keys); 201 created is a success", () =>
       Effect.gen(function*() {
         yield* TestClock.setTime(now)

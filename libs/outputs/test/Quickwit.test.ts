@@ -1,9 +1,9 @@
 import { it, layer } from "@effect/vitest"
-import { makeReceiver, type Receiver, type RecordedRequest, referenceEvent, referenceEventJson, type Responder, status } from "@sidekick/testing"
-import { Context, Effect, Layer } from "effect"
+import { type RecordedRequest, referenceEvent, referenceEventJson, type Responder, status } from "@sidekick/testing"
+import { Effect } from "effect"
 import { describe, expect } from "vitest"
 import { Quickwit, quickwitApiUrl, quickwitBody, QuickwitConfig, quickwitIndexConfigBody, quickwitIndexExists } from "../src/Quickwit.js"
-import { config, jsonHeaders, start, startSingle } from "./helpers.js"
+import { chosenHeaders, config, jsonHeaders, Peer, peer, start, startSingle } from "./helpers.js"
 
 /**
  * falcosidekick's index config (catalog §3.2) as its json.Encoder writes it: `array<text>` with `<` and `>` escaped,
@@ -16,21 +16,7 @@ const indexConfig = `{"index_id":"falco","version":"0.7","search_settings":{"def
   `{"name":"rule","type":"text","fast":true},{"name":"tags","type":"array\\u003ctext\\u003e","fast":true},{"name":"output_fields","type":"json","fast":true}],` +
   `"mode":"dynamic","store_source":true,"timestamp_field":"time"}}\n`
 
-/** the headers the output chose: the connection's own (host, connection, content-length) left out */
-const chosenHeaders = (headers: Readonly<Record<string, string>>) =>
-  Object.fromEntries(Object.entries(headers).filter(([k]) => k !== "host" && k !== "connection" && k !== "content-length"))
-
 const requestLine = (r: RecordedRequest) => `${r.method} ${r.path}`
-
-/** one recording receiver for the whole file; each test scripts it afresh */
-class Peer extends Context.Tag("Quickwit.test/Peer")<Peer, Receiver>() {}
-const peer = (...responses: Array<Responder>) =>
-  Effect.gen(function*() {
-    const rx = yield* Peer
-    yield* rx.clear
-    yield* rx.respondWith(...responses)
-    return rx
-  })
 
 const ingested = status(200, "{\"num_docs_for_processing\":1}")
 
@@ -70,7 +56,7 @@ describe("Quickwit", () => {
     expect(Quickwit.enabled(config(QuickwitConfig, {}, { QUICKWIT_HOSTPORT: "http://qw:7280" }))).toBe(true)
   })
 
-  layer(Layer.scoped(Peer, makeReceiver()))((it) => {
+  layer(Peer.layer)((it) => {
     it.scoped("POSTs the event to {apiendpoint}/{index}/ingest with the custom headers; no index request without autocreateindex", () =>
       Effect.gen(function*() {
         const rx = yield* peer(ingested)

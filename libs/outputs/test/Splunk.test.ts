@@ -1,29 +1,15 @@
 import { it, layer } from "@effect/vitest"
 import { LosslessNumber } from "@sidekick/event"
-import { eventWith, makeReceiver, type Receiver, referenceEvent, referenceEventJson, type Responder, status } from "@sidekick/testing"
-import { Context, Effect, Either, Layer, Redacted } from "effect"
+import { eventWith, referenceEvent, referenceEventJson, status } from "@sidekick/testing"
+import { Effect, Either, Redacted } from "effect"
 import { describe, expect } from "vitest"
 import { Splunk, splunkBody, SplunkConfig } from "../src/Splunk.js"
-import { config, decode, jsonHeaders, startSingle } from "./helpers.js"
+import { chosenHeaders, config, decode, jsonHeaders, Peer, peer, startSingle } from "./helpers.js"
 
 const token = "5f7e2a9c-1b3d-4e6f-8a0b-c2d4e6f8a0b2"
 
 /** catalog §3.7: the event embedded as an object, with the trailing newline of Go's json.Encoder */
 const catalogExample = `{"event":${referenceEventJson},"sourcetype":"falcosidekick"}\n`
-
-/** the headers the output chose: the connection's own (host, connection, content-length) left out */
-const chosenHeaders = (headers: Readonly<Record<string, string>>) =>
-  Object.fromEntries(Object.entries(headers).filter(([k]) => k !== "host" && k !== "connection" && k !== "content-length"))
-
-/** one recording receiver for the whole file; each test scripts it afresh */
-class Peer extends Context.Tag("Splunk.test/Peer")<Peer, Receiver>() {}
-const peer = (...responses: Array<Responder>) =>
-  Effect.gen(function*() {
-    const rx = yield* Peer
-    yield* rx.clear
-    yield* rx.respondWith(...responses)
-    return rx
-  })
 
 describe("Splunk", () => {
   it("payload: the catalog's example, byte for byte", () => {
@@ -66,7 +52,7 @@ describe("Splunk", () => {
       expect(error.message).not.toContain(token)
     }))
 
-  layer(Layer.scoped(Peer, makeReceiver()))((it) => {
+  layer(Peer.layer)((it) => {
     it.scoped("POSTs to host with Authorization: Splunk <token> and the custom headers; minimumpriority is read", () =>
       Effect.gen(function*() {
         const rx = yield* peer(status(200, "{\"text\":\"Success\",\"code\":0}"))

@@ -1,7 +1,7 @@
 import { it, layer } from "@effect/vitest"
 import { goJson, LosslessNumber, type Priority } from "@sidekick/event"
-import { eventWith, makeReceiver, type Receiver, type RecordedRequest, referenceEvent, type Responder, status } from "@sidekick/testing"
-import { Context, Effect, Either, Layer, TestClock } from "effect"
+import { eventWith, type RecordedRequest, referenceEvent, type Responder, status } from "@sidekick/testing"
+import { Effect, Either, TestClock } from "effect"
 import { gunzipSync } from "node:zlib"
 import { describe, expect } from "vitest"
 import {
@@ -15,7 +15,7 @@ import {
   spyderbatSourceBody,
   spyderbatSourcesUrl
 } from "../src/Spyderbat.js"
-import { config, start, startSingle } from "./helpers.js"
+import { chosenHeaders, config, Peer, peer, start, startSingle } from "./helpers.js"
 
 const apikey = "sb-api-key-0123456789"
 const orguid = "OrG42"
@@ -31,21 +31,7 @@ const catalogRecord = `{"schema":"falco_alert::1.0.0","id":"${id}","monotonic_ti
   `"time":1714990830,"pid":4242,"level":"critical",` +
   `"msg":["A","shell","was","spawned","in","a","container","(user=root","shell=bash","container=abc123)"],"args":"bash -i","container":"abc123"}`
 
-/** the headers the output chose: the connection's own (host, connection, content-length) left out */
-const chosenHeaders = (headers: Readonly<Record<string, string>>) =>
-  Object.fromEntries(Object.entries(headers).filter(([k]) => k !== "host" && k !== "connection" && k !== "content-length"))
-
 const requestLine = (r: RecordedRequest) => `${r.method} ${r.path}`
-
-/** one recording receiver for the whole file; each test scripts it afresh */
-class Peer extends Context.Tag("Spyderbat.test/Peer")<Peer, Receiver>() {}
-const peer = (...responses: Array<Responder>) =>
-  Effect.gen(function*() {
-    const rx = yield* Peer
-    yield* rx.clear
-    yield* rx.respondWith(...responses)
-    return rx
-  })
 
 const sourcesPath = `/api/v1/org/${orguid}/source/`
 const dataPath = `/api/v1/org/${orguid}/source/${uid}/data/sb-agent`
@@ -140,7 +126,7 @@ describe("Spyderbat", () => {
       expect(error.key).toBe("spyderbat.source")
     }))
 
-  layer(Layer.scoped(Peer, makeReceiver()))((it) => {
+  layer(Peer.layer)((it) => {
     it.scoped("registers the missing source at start-up, then POSTs each record gzipped as NDJSON with the Bearer key", () =>
       Effect.gen(function*() {
         // a whole second: TestClock derives its nanoseconds from milliseconds through a float

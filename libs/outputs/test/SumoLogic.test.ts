@@ -1,26 +1,12 @@
 import { it, layer } from "@effect/vitest"
-import { makeReceiver, type Receiver, referenceEvent, referenceEventJson, type Responder, status } from "@sidekick/testing"
-import { Context, Effect, Layer } from "effect"
+import { referenceEvent, referenceEventJson, status } from "@sidekick/testing"
+import { Effect } from "effect"
 import { describe, expect } from "vitest"
 import { SumoLogic, SumoLogicConfig, sumoLogicHeaders } from "../src/SumoLogic.js"
-import { config, jsonHeaders, startSingle } from "./helpers.js"
+import { chosenHeaders, config, jsonHeaders, Peer, peer, startSingle } from "./helpers.js"
 
 /** the unique collector code of an HTTP Source: whoever has it can post logs */
 const collectorCode = "ZaVnC4dhaV2ZKxLEcpqXHr1m5wCh0YHx_secret=="
-
-/** the headers the output chose: the connection's own (host, connection, content-length) left out */
-const chosenHeaders = (headers: Readonly<Record<string, string>>) =>
-  Object.fromEntries(Object.entries(headers).filter(([k]) => k !== "host" && k !== "connection" && k !== "content-length"))
-
-/** one recording receiver for the whole file; each test scripts it afresh */
-class Peer extends Context.Tag("SumoLogic.test/Peer")<Peer, Receiver>() {}
-const peer = (...responses: Array<Responder>) =>
-  Effect.gen(function*() {
-    const rx = yield* Peer
-    yield* rx.clear
-    yield* rx.respondWith(...responses)
-    return rx
-  })
 
 describe("SumoLogic", () => {
   it("headers: X-Sumo-Category, X-Sumo-Host and X-Sumo-Name, each only when set", () => {
@@ -60,7 +46,7 @@ describe("SumoLogic", () => {
       expect(error.message).not.toContain(collectorCode)
     }))
 
-  layer(Layer.scoped(Peer, makeReceiver()))((it) => {
+  layer(Peer.layer)((it) => {
     it.scoped("POSTs the event JSON to the source URL with the metadata headers; minimumpriority is read", () =>
       Effect.gen(function*() {
         const rx = yield* peer(status(200))

@@ -9,15 +9,15 @@ import { it } from "@effect/vitest"
 import { priorities, type Priority } from "@sidekick/event"
 import { eventWith, referenceEvent, referenceEventJson, referenceOutput as O } from "@sidekick/testing"
 import { Duration, Effect, Either, Exit, Scope, TestClock } from "effect"
-import { spawn, spawnSync } from "node:child_process"
+import { spawnSync } from "node:child_process"
 import * as dgram from "node:dgram"
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { existsSync, readFileSync, writeFileSync } from "node:fs"
 import * as net from "node:net"
-import { hostname, tmpdir } from "node:os"
+import { hostname } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect } from "vitest"
 import { cefMessage, rfc3339Local, Syslog, SyslogConfig, syslogFrame, syslogMessage, syslogSeverity } from "../src/Syslog.js"
-import { config, decode, startSingle } from "./helpers.js"
+import { config, decode, freePorts, spawnScoped, startSingle, tempDir } from "./helpers.js"
 
 /** catalog §9.9's CEF line for the reference event (output fields sorted) */
 const referenceCef = `CEF:0|Falcosecurity|Falco|1.0|Falco Event|Terminal shell in container|8|uuid=3f0c0b0e-5c1a-4d2e-9f3a-1b2c3d4e5f60 ` +
@@ -237,46 +237,6 @@ const rsyslogd = ["rsyslogd", "/usr/sbin/rsyslogd"].find((command) => spawnSync(
 const rsyslogdFound = rsyslogd !== undefined
 const inCI = (process.env.CI ?? "") !== ""
 const realTitle = "real rsyslog (rsyslogd)"
-
-/** ports the kernel hands out now, TCP and UDP alike (held together so that they differ) */
-const freePorts = (n: number): Promise<Array<number>> =>
-  Promise.all(Array.from({ length: n }, () =>
-    new Promise<net.Server>((resolve) => {
-      const server = net.createServer()
-      server.listen(0, "127.0.0.1", () => resolve(server))
-    }))).then((servers) =>
-      Promise.all(servers.map((s) =>
-        new Promise<number>((resolve) => {
-          const port = (s.address() as net.AddressInfo).port
-          s.close(() => resolve(port))
-        })
-      ))
-    )
-
-/** a temp dir, removed when the scope closes */
-const tempDir = (prefix: string) =>
-  Effect.acquireRelease(
-    Effect.sync(() => mkdtempSync(join(tmpdir(), prefix))),
-    (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
-  )
-
-/** a child process, killed (SIGTERM) and awaited when the scope closes; its stderr kept for failure messages */
-const spawnScoped = (command: string, args: ReadonlyArray<string>) =>
-  Effect.acquireRelease(
-    Effect.sync(() => {
-      const child = spawn(command, args, { stdio: ["ignore", "ignore", "pipe"] })
-      let stderr = ""
-      child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
-      child.on("error", () => {})
-      return { child, stderr: () => stderr }
-    }),
-    ({ child }) =>
-      Effect.async<void>((resume) => {
-        if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return resume(Effect.void)
-        child.once("exit", () => resume(Effect.void))
-        child.kill("SIGTERM")
-      })
-  )
 
 interface Rsyslog {
   readonly udpPort: number

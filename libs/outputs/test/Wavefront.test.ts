@@ -7,10 +7,9 @@ import {
   opensslAvailable,
   type Receiver,
   referenceEvent,
-  type Responder,
   status
 } from "@sidekick/testing"
-import { Context, Duration, Effect, Layer } from "effect"
+import { Duration, Effect } from "effect"
 import { gunzipSync } from "node:zlib"
 import { describe, expect } from "vitest"
 import {
@@ -22,7 +21,7 @@ import {
   wavefrontSanitize,
   wavefrontValue
 } from "../src/Wavefront.js"
-import { config, start, startBatch, startSingle } from "./helpers.js"
+import { chosenHeaders, config, Peer, peer, start, startBatch, startSingle } from "./helpers.js"
 
 const token = "wf-token-0123456789abcdef"
 
@@ -31,26 +30,12 @@ const catalogLine = `"falco.alert" 1 1714990830123456789 source="falco-exporter"
   `"k8s.ns.name"="default" "k8s.pod.name"="nginx-1" "proc.name"="bash" "rule"="Terminal shell in container" "severity"="Critical" ` +
   `"source"="syscall" "tags"="T1059, container, mitre_execution, shell" "user.name"="root"\n`
 
-/** the headers the output chose: the connection's own (host, connection, content-length) left out */
-const chosenHeaders = (headers: Readonly<Record<string, string>>) =>
-  Object.fromEntries(Object.entries(headers).filter(([k]) => k !== "host" && k !== "connection" && k !== "content-length"))
-
 const sdkHeaders = {
   "content-type": "application/octet-stream",
   "user-agent": "Falcosidekick",
   "content-encoding": "gzip",
   "accept-encoding": "gzip"
 }
-
-/** one recording receiver for the whole file; each test scripts it afresh */
-class Peer extends Context.Tag("Wavefront.test/Peer")<Peer, Receiver>() {}
-const peer = (...responses: Array<Responder>) =>
-  Effect.gen(function*() {
-    const rx = yield* Peer
-    yield* rx.clear
-    yield* rx.respondWith(...responses)
-    return rx
-  })
 
 /** proxy mode pointed at a receiver */
 const proxyAt = (rx: Receiver, more: Record<string, unknown> = {}) =>
@@ -135,7 +120,7 @@ describe("Wavefront", () => {
       expect(yield* refusal({ endpointtype: "proxy", endpointhost: "ftp://proxy" })).toBe("wavefront.endpointhost")
     }))
 
-  layer(Layer.scoped(Peer, makeReceiver()))((it) => {
+  layer(Peer.layer)((it) => {
     it.scoped("proxy: one gzipped POST /report?f=wavefront per batch, one line per event, no Authorization", () =>
       Effect.gen(function*() {
         const rx = yield* peer(status(202))

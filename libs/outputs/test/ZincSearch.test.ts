@@ -1,25 +1,11 @@
 import { it, layer } from "@effect/vitest"
-import { makeReceiver, type Receiver, referenceEvent, referenceEventJson, type Responder, status } from "@sidekick/testing"
-import { Context, Effect, Layer } from "effect"
+import { referenceEvent, referenceEventJson, status } from "@sidekick/testing"
+import { Effect } from "effect"
 import { describe, expect } from "vitest"
 import { ZincSearch, zincSearchBody, ZincSearchConfig, zincSearchUrl } from "../src/ZincSearch.js"
-import { config, jsonHeaders, startSingle } from "./helpers.js"
+import { chosenHeaders, config, jsonHeaders, Peer, peer, startSingle } from "./helpers.js"
 
 const password = "zinc-Pa55word"
-
-/** the headers the output chose: the connection's own (host, connection, content-length) left out */
-const chosenHeaders = (headers: Readonly<Record<string, string>>) =>
-  Object.fromEntries(Object.entries(headers).filter(([k]) => k !== "host" && k !== "connection" && k !== "content-length"))
-
-/** one recording receiver for the whole file; each test scripts it afresh */
-class Peer extends Context.Tag("ZincSearch.test/Peer")<Peer, Receiver>() {}
-const peer = (...responses: Array<Responder>) =>
-  Effect.gen(function*() {
-    const rx = yield* Peer
-    yield* rx.clear
-    yield* rx.respondWith(...responses)
-    return rx
-  })
 
 describe("ZincSearch", () => {
   it("body: the event JSON plus a newline; URL: {hostport}/api/{index}/_doc", () => {
@@ -38,7 +24,7 @@ describe("ZincSearch", () => {
     expect(keys).not.toContain("zincsearch.maxconcurrentrequests")
   })
 
-  layer(Layer.scoped(Peer, makeReceiver()))((it) => {
+  layer(Peer.layer)((it) => {
     it.scoped("POSTs the event to /api/{index}/_doc with Basic auth when username and password are set", () =>
       Effect.gen(function*() {
         const rx = yield* peer(status(200, "{\"id\":\"x\"}"))
