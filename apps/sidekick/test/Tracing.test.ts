@@ -6,29 +6,13 @@ import { describe, expect, it } from "@effect/vitest"
 import * as grpc from "@grpc/grpc-js"
 import { makeSource } from "@sidekick/config"
 import { exportOwnMetrics, Metrics, OpenTelemetryLive } from "@sidekick/telemetry"
-import { makeReceiver, type RecordedRequest } from "@sidekick/testing"
+import { makeReceiver, type RecordedRequest, withEnv } from "@sidekick/testing"
 import { Context, Effect, Layer, Schedule, type Scope } from "effect"
 import * as protobuf from "protobufjs"
 import { appLayer } from "../src/App.js"
 import { readAppConfig } from "../src/AppConfig.js"
 import { ServerAddress } from "../src/Server.js"
 import { falcoEvent, post, request } from "./support.js"
-
-/** set these OTEL_* variables (and no other) until the scope closes */
-const withOtelEnv = (vars: Record<string, string>) =>
-  Effect.acquireRelease(
-    Effect.sync(() => {
-      const saved = { ...process.env }
-      for (const k of Object.keys(process.env)) if (k.startsWith("OTEL_")) delete process.env[k]
-      Object.assign(process.env, vars)
-      return saved
-    }),
-    (saved) =>
-      Effect.sync(() => {
-        for (const k of Object.keys(process.env)) if (k.startsWith("OTEL_")) delete process.env[k]
-        Object.assign(process.env, saved)
-      })
-  )
 
 /**
  * Run `use` against the app wired as main.ts wires it (OpenTelemetryLive around it, the registry handed to the
@@ -242,11 +226,11 @@ describe("Sidekick's own traces", () => {
     Effect.gen(function*() {
       const otlp = yield* makeReceiver()
       const hook = yield* makeReceiver({ responses: [{ status: 503 }, { status: 200 }] })
-      yield* withOtelEnv({
+      yield* withEnv({
         OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
         OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
         OTEL_SERVICE_NAME: "sidekick-test"
-      })
+      }, { clearing: "OTEL_" })
       yield* withApp({ WEBHOOK_ADDRESS: hook.url }, (url) =>
         Effect.gen(function*() {
           expect((yield* post(url, falcoEvent)).status).toBe(200)
@@ -282,7 +266,7 @@ describe("Sidekick's own traces", () => {
     Effect.gen(function*() {
       const otlp = yield* makeReceiver()
       const hook = yield* makeReceiver()
-      yield* withOtelEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url, OTEL_EXPORTER_OTLP_PROTOCOL: "http/json" })
+      yield* withEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url, OTEL_EXPORTER_OTLP_PROTOCOL: "http/json" }, { clearing: "OTEL_" })
       const traceId = "463ac35c9f6413ad48485a3953bb6124"
       const spanId = "a2fb4a1d1a96d312"
       yield* withApp({ WEBHOOK_ADDRESS: hook.url }, (url) =>
@@ -301,7 +285,7 @@ describe("Sidekick's own traces", () => {
       expect(hook.requests[0]!.headers["traceparent"]).toBe(`00-${traceId}-${attempts[0]!.spanId}-01`)
       expect(hook.requests[0]!.headers["b3"]).toBeUndefined()
 
-      yield* withOtelEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url, OTEL_PROPAGATORS: "tracecontext,aws-xray" })
+      yield* withEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url, OTEL_PROPAGATORS: "tracecontext,aws-xray" }, { clearing: "OTEL_" })
       const refused = yield* Effect.flip(withApp({ WEBHOOK_ADDRESS: hook.url }, () => Effect.void))
       expect(refused).toMatchObject({
         _tag: "OtelConfigError",
@@ -314,7 +298,7 @@ describe("Sidekick's own traces", () => {
     Effect.gen(function*() {
       const otlp = yield* makeReceiver()
       const hook = yield* makeReceiver()
-      yield* withOtelEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url, OTEL_EXPORTER_OTLP_PROTOCOL: "http/json", OTEL_PROPAGATORS: "b3" })
+      yield* withEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url, OTEL_EXPORTER_OTLP_PROTOCOL: "http/json", OTEL_PROPAGATORS: "b3" }, { clearing: "OTEL_" })
       const traceId = "463ac35c9f6413ad48485a3953bb6124"
       const spanId = "a2fb4a1d1a96d312"
       yield* withApp({ WEBHOOK_ADDRESS: hook.url }, (url) =>
@@ -341,12 +325,12 @@ describe("Sidekick's own traces", () => {
     Effect.gen(function*() {
       const collector = yield* makeGrpcReceiver
       const hook = yield* makeReceiver()
-      yield* withOtelEnv({
+      yield* withEnv({
         OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
         OTEL_EXPORTER_OTLP_PROTOCOL: "grpc",
         OTEL_METRICS_EXPORTER: "otlp",
         OTEL_SERVICE_NAME: "sidekick-grpc"
-      })
+      }, { clearing: "OTEL_" })
       yield* withApp({ WEBHOOK_ADDRESS: hook.url }, (url) =>
         Effect.gen(function*() {
           expect((yield* post(url, falcoEvent)).status).toBe(200)
@@ -386,12 +370,12 @@ describe("Sidekick's own metrics over OTLP (OTEL_METRICS_EXPORTER=otlp)", () => 
     Effect.gen(function*() {
       const otlp = yield* makeReceiver()
       const hook = yield* makeReceiver()
-      yield* withOtelEnv({
+      yield* withEnv({
         OTEL_METRICS_EXPORTER: "otlp",
         OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: `${otlp.url}/v1/metrics`,
         OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: "http/json",
         OTEL_METRIC_EXPORT_INTERVAL: "100"
-      })
+      }, { clearing: "OTEL_" })
       yield* withApp({ WEBHOOK_ADDRESS: hook.url }, (url) =>
         Effect.gen(function*() {
           expect((yield* post(url, falcoEvent)).status).toBe(200)

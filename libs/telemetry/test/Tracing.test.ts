@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { propagation, trace } from "@opentelemetry/api"
-import { makeReceiver, type RecordedRequest } from "@sidekick/testing"
+import { makeReceiver, type RecordedRequest, withEnv } from "@sidekick/testing"
 import { Effect, Exit, FiberRef, Layer, Logger, Option, Schedule, Scope, Tracer } from "effect"
 import {
   diagnosticLine,
@@ -10,22 +10,6 @@ import {
   OpenTelemetryLive,
   parentFromHeaders
 } from "../src/index.js"
-
-/** set these OTEL_* variables (and no other) until the scope closes */
-const withEnv = (vars: Record<string, string>) =>
-  Effect.acquireRelease(
-    Effect.sync(() => {
-      const saved = { ...process.env }
-      for (const k of Object.keys(process.env)) if (k.startsWith("OTEL_")) delete process.env[k]
-      Object.assign(process.env, vars)
-      return saved
-    }),
-    (saved) =>
-      Effect.sync(() => {
-        for (const k of Object.keys(process.env)) if (k.startsWith("OTEL_")) delete process.env[k]
-        Object.assign(process.env, saved)
-      })
-  )
 
 const identity = { serviceName: "sidekick", serviceVersion: "test" }
 
@@ -69,7 +53,7 @@ const acceptedInputs = (request: RecordedRequest): number | undefined => {
 describe("OpenTelemetryLive", () => {
   it.scoped("with no OTEL_* variable asking, span creation is off and nothing is registered", () =>
     Effect.gen(function*() {
-      yield* withEnv({ OTEL_SERVICE_NAME: "quiet", OTEL_PROPAGATORS: "b3" })
+      yield* withEnv({ OTEL_SERVICE_NAME: "quiet", OTEL_PROPAGATORS: "b3" }, { clearing: "OTEL_" })
       const context = yield* Layer.build(OpenTelemetryLive(identity))
       const enabled = yield* FiberRef.get(FiberRef.currentTracerEnabled).pipe(Effect.provide(context))
       expect(enabled).toBe(false)
@@ -85,7 +69,7 @@ describe("OpenTelemetryLive", () => {
         OTEL_SERVICE_NAME: "sidekick-eu",
         OTEL_RESOURCE_ATTRIBUTES: "deployment.environment=prod,service.name=ignored",
         OTEL_PROPAGATORS: "b3multi"
-      })
+      }, { clearing: "OTEL_" })
       const scope = yield* Scope.make()
       const context = yield* Layer.buildWithScope(OpenTelemetryLive(identity), scope)
       const parent = Tracer.externalSpan({ traceId: "0af7651916cd43dd8448eb211c80319c", spanId: "b7ad6b7169203331", sampled: true })
@@ -122,7 +106,7 @@ describe("OpenTelemetryLive", () => {
         OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: `${otlp.url}/own/metrics`,
         OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: "http/json",
         OTEL_METRIC_EXPORT_INTERVAL: "50"
-      })
+      }, { clearing: "OTEL_" })
       const metrics = yield* Metrics.pipe(Effect.provide(Metrics.layer({ falcoEventLabels: [], defaultMetrics: false })))
       const scope = yield* Scope.make()
       const context = yield* Layer.buildWithScope(OpenTelemetryLive(identity), scope)
@@ -150,7 +134,7 @@ describe("OpenTelemetryLive", () => {
         OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
         OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: "http/json",
         OTEL_METRIC_EXPORT_INTERVAL: "50"
-      })
+      }, { clearing: "OTEL_" })
       const lines: Array<string> = []
       const capture = Logger.replace(Logger.defaultLogger, Logger.make(({ logLevel, message }) => lines.push(`${logLevel.label} ${String(message)}`)))
       const scope = yield* Scope.make()
@@ -172,7 +156,7 @@ describe("OpenTelemetryLive", () => {
 
   it.scoped("a value NodeSDK would ignore refuses start-up, naming the variable", () =>
     Effect.gen(function*() {
-      yield* withEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4318", OTEL_EXPORTER_OTLP_PROTOCOL: "grpc+tls" })
+      yield* withEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4318", OTEL_EXPORTER_OTLP_PROTOCOL: "grpc+tls" }, { clearing: "OTEL_" })
       const error = yield* Effect.flip(Layer.build(OpenTelemetryLive(identity)))
       expect(error._tag).toBe("OtelConfigError")
       expect(error.message).toBe(`OTEL_EXPORTER_OTLP_PROTOCOL: expected grpc, http/protobuf or http/json, got "grpc+tls"`)
