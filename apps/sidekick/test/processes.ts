@@ -50,7 +50,12 @@ export const freePort = () =>
     })
   )
 
-export const waitUntil = (cond: () => boolean, what: string, ms = 20_000) =>
+/**
+ * Poll until `cond` holds. The default bound is generous on purpose: these tests start whole node processes
+ * that compile the sources with tsx, several at once, while CI runs another project's tests beside them
+ * (seen: 3 processes ready after ~11 s alone, over 20 s under that load); a passing wait ends as soon as it can.
+ */
+export const waitUntil = (cond: () => boolean, what: string, ms = 60_000) =>
   Effect.promise(async () => {
     const deadline = Date.now() + ms
     while (!cond()) {
