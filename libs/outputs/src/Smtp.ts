@@ -17,7 +17,7 @@ import type { OutputError } from "@sidekick/delivery"
 import { type FalcoEvent, type Priority, templateData } from "@sidekick/event"
 import { mustCompileTemplate } from "@sidekick/gotemplate"
 import { Effect, Redacted } from "effect"
-import nodemailer from "nodemailer"
+// types only: nodemailer is loaded by `make`, when the output is enabled
 import type { CustomAuthenticationContext } from "nodemailer/lib/smtp-connection"
 import { define, type OutputContext } from "./Definition.js"
 import { outputSection } from "./OutputConfig.js"
@@ -369,6 +369,8 @@ export const Smtp = define({
       const token = Redacted.value(c.token)
       const secrets = [password, token]
       const auth = smtpAuth(c.authmechanism, { user: c.user, password, token, identity: c.identity, trace: c.trace, ...address })
+      // nodemailer is loaded here, when the output is enabled, not with the registry (a failure to load is a defect)
+      const { default: nodemailer } = yield* Effect.promise(() => import("nodemailer"))
       const transport = yield* Effect.acquireRelease(
         Effect.sync(() =>
           nodemailer.createTransport({

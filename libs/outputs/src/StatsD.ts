@@ -28,7 +28,6 @@ import { Field, section } from "@sidekick/config"
 import type { FalcoEvent } from "@sidekick/event"
 import type { IngestRejection, MetricsListener } from "@sidekick/telemetry"
 import { Effect, Runtime } from "effect"
-import StatsDClient from "hot-shots"
 import { defineMetricsSink, type MetricsSinkContext } from "./Definition.js"
 import { parseHostPort } from "./Socket.js"
 
@@ -94,6 +93,8 @@ const makeListener = (
         ctx.initError(`${ctx.name}.forwarder must be host:port (UDP), got ${JSON.stringify(c.forwarder)}`, { key: "forwarder" })
       )
     }
+    // the client is loaded here, when the sink is enabled, not with the registry (a failure to load is a defect)
+    const { default: StatsDClient } = yield* Effect.promise(() => import("hot-shots"))
     const runtime = yield* Effect.runtime<never>()
     let lastErrorLog = 0
     const onError = (error: Error) => {

@@ -2,6 +2,7 @@ import { it } from "@effect/vitest"
 import { Field, makeSource, unknownKeys } from "@sidekick/config"
 import { HttpTransport, type OutputError } from "@sidekick/delivery"
 import { makeReceiver, type Receiver, type RecordedRequest, type ScriptedResponse } from "@sidekick/testing"
+import * as retryRules from "@smithy/core/retry"
 import { Context, Effect, Either, Exit, Layer, Option, Scope } from "effect"
 import { afterAll, beforeAll, describe, expect } from "vitest"
 import { Aws, awsClassify, awsError, AwsConfig, awsRetryable, AwsShared } from "../src/aws/Aws.js"
@@ -202,7 +203,7 @@ describe("AWS shared settings", () => {
     }))
 
   it("classification: the SDK's verdict (throttling, 5xx, network retried; AccessDenied, validation not)", () => {
-    const verdict = (e: Error) => awsClassify(awsError(ctx, e, []))._tag
+    const verdict = (e: Error) => awsClassify(retryRules)(awsError(ctx, e, []))._tag
     expect(verdict(sdkError("ThrottlingException", 400))).toBe("Retry")
     expect(verdict(sdkError("TooManyRequestsException", 429))).toBe("Retry")
     expect(verdict(sdkError("InternalFailure", 500))).toBe("Retry")
@@ -214,7 +215,7 @@ describe("AWS shared settings", () => {
     expect(verdict(sdkError("AccessDenied", 403))).toBe("Drop")
     expect(verdict(sdkError("ValidationException", 400))).toBe("Drop")
     expect(verdict(sdkError("ResourceNotFoundException", 400))).toBe("Drop")
-    expect(awsRetryable(sdkError("AbortError", undefined))).toBe(false)
+    expect(awsRetryable(retryRules, sdkError("AbortError", undefined))).toBe(false)
     const e = awsError(ctx, sdkError("AccessDeniedException", 400), [])
     expect(e).toMatchObject({ reason: "Status", status: 400, message: "AccessDeniedException: AccessDeniedException happened (HTTP 400)" })
     expect(awsError(ctx, new Error(`bad ${secretAccessKey}`), [secretAccessKey]).message).toBe("bad <redacted>")

@@ -12,13 +12,9 @@
  */
 import { type HrTime, ValueType } from "@opentelemetry/api"
 import { emptyResource } from "@opentelemetry/resources"
-import {
-  AggregationTemporality,
-  type CollectionResult,
-  DataPointType,
-  type MetricData,
-  type MetricProducer
-} from "@opentelemetry/sdk-metrics"
+// types only: the SDK is loaded at the first collection (only an OTLP export of the metrics collects)
+import type * as SdkMetrics from "@opentelemetry/sdk-metrics"
+import type { CollectionResult, MetricData, MetricProducer } from "@opentelemetry/sdk-metrics"
 import type * as Prom from "prom-client"
 
 /** the families exported: falcosidekick's and Sidekick's pipeline ones */
@@ -52,7 +48,10 @@ const attributesOf = (labels: PromValue["labels"]): Record<string, string> => {
   return attributes
 }
 
-const histogram = (family: PromFamily, startTime: HrTime, endTime: HrTime): MetricData => {
+/** the SDK's enums the metric data is written with */
+type SdkEnums = Pick<typeof SdkMetrics, "AggregationTemporality" | "DataPointType">
+
+const histogram = (sdk: SdkEnums, family: PromFamily, startTime: HrTime, endTime: HrTime): MetricData => {
   const series = new Map<string, { attributes: Record<string, string>; le: Array<[number, number]>; sum: number; count: number }>()
   for (const v of family.values) {
     const { le, ...labels } = v.labels
@@ -70,8 +69,8 @@ const histogram = (family: PromFamily, startTime: HrTime, endTime: HrTime): Metr
   }
   return {
     descriptor: { name: family.name, description: family.help, unit: "", valueType: ValueType.DOUBLE },
-    aggregationTemporality: AggregationTemporality.CUMULATIVE,
-    dataPointType: DataPointType.HISTOGRAM,
+    aggregationTemporality: sdk.AggregationTemporality.CUMULATIVE,
+    dataPointType: sdk.DataPointType.HISTOGRAM,
     dataPoints: [...series.values()].map((s) => {
       const le = s.le.sort((a, b) => a[0] - b[0])
       const counts = le.map(([, cumulative], i) => cumulative - (i === 0 ? 0 : le[i - 1]![1]))
@@ -86,28 +85,31 @@ const histogram = (family: PromFamily, startTime: HrTime, endTime: HrTime): Metr
   }
 }
 
-/** one prom-client family as OTLP metric data; undefined for a summary (none of Sidekick's families is one) */
-export const toMetricData = (family: PromFamily, startTime: HrTime, endTime: HrTime): MetricData | undefined => {
+/**
+ * One prom-client family as OTLP metric data; undefined for a summary (none of Sidekick's families is one).
+ * `sdk` is @opentelemetry/sdk-metrics (or just its enums), loaded by the caller.
+ */
+export const toMetricData = (sdk: SdkEnums, family: PromFamily, startTime: HrTime, endTime: HrTime): MetricData | undefined => {
   const points = () => family.values.map((v) => ({ startTime, endTime, attributes: attributesOf(v.labels), value: v.value }))
   switch (family.type) {
     case "counter":
       return {
         // Sidekick's counters count whole things (requests, events, attempts)
         descriptor: { name: family.name, description: family.help, unit: "", valueType: ValueType.INT },
-        aggregationTemporality: AggregationTemporality.CUMULATIVE,
-        dataPointType: DataPointType.SUM,
+        aggregationTemporality: sdk.AggregationTemporality.CUMULATIVE,
+        dataPointType: sdk.DataPointType.SUM,
         isMonotonic: true,
         dataPoints: points()
       }
     case "gauge":
       return {
         descriptor: { name: family.name, description: family.help, unit: "", valueType: ValueType.DOUBLE },
-        aggregationTemporality: AggregationTemporality.CUMULATIVE,
-        dataPointType: DataPointType.GAUGE,
+        aggregationTemporality: sdk.AggregationTemporality.CUMULATIVE,
+        dataPointType: sdk.DataPointType.GAUGE,
         dataPoints: points()
       }
     case "histogram":
-      return histogram(family, startTime, endTime)
+      return histogram(sdk, family, startTime, endTime)
     default:
       return undefined
   }
@@ -124,6 +126,7 @@ export const registryProducer = (
   const startTime = hrTimeNow()
   return {
     collect: async (): Promise<CollectionResult> => {
+      const sdk = await import("@opentelemetry/sdk-metrics")
       const endTime = hrTimeNow()
       const metrics: Array<MetricData> = []
       const errors: Array<unknown> = []
@@ -133,7 +136,7 @@ export const registryProducer = (
         try {
           // a gauge's collect() reads the pipeline's state here, as for a scrape
           const family = await r!.getSingleMetric(name)?.get()
-          const data = family === undefined || family.values.length === 0 ? undefined : toMetricData(family, startTime, endTime)
+          const data = family === undefined || family.values.length === 0 ? undefined : toMetricData(sdk, family, startTime, endTime)
           if (data !== undefined) metrics.push(data)
         } catch (e) {
           errors.push(e)

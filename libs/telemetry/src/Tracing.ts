@@ -14,7 +14,8 @@ import * as Resource from "@effect/opentelemetry/Resource"
 import * as Tracer from "@effect/opentelemetry/Tracer"
 import { context, diag, DiagLogLevel, metrics, propagation, trace } from "@opentelemetry/api"
 import { defaultResource, resourceFromAttributes } from "@opentelemetry/resources"
-import { ConsoleMetricExporter, PeriodicExportingMetricReader, type PushMetricExporter } from "@opentelemetry/sdk-metrics"
+// types only: the SDK is loaded by `startSdk`, when a variable asks for telemetry
+import type { PushMetricExporter } from "@opentelemetry/sdk-metrics"
 import type { NodeSDK } from "@opentelemetry/sdk-node"
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from "@opentelemetry/semantic-conventions"
 import { Context, Effect, Layer, Runtime } from "effect"
@@ -105,6 +106,7 @@ const startSdk = (plan: OtelPlan, identity: ServiceIdentity, registry: () => Pro
   Effect.acquireRelease(
     Effect.promise(async (): Promise<NodeSDK> => {
       const { NodeSDK } = await import("@opentelemetry/sdk-node")
+      const { ConsoleMetricExporter, PeriodicExportingMetricReader } = await import("@opentelemetry/sdk-metrics")
       const producer = registryProducer(registry, { name: identity.serviceName, version: identity.serviceVersion })
       const metricReaders = await Promise.all(plan.metrics.map(async (exporter) =>
         new PeriodicExportingMetricReader({

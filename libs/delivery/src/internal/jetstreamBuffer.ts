@@ -42,19 +42,7 @@
  */
 import { Data, Duration, Effect, Either, Schedule, type Scope } from "effect"
 import type { NonEmptyReadonlyArray } from "effect/Array"
-import {
-  AckPolicy,
-  connect,
-  DeliverPolicy,
-  DiscardPolicy,
-  type JetStreamClient,
-  type JetStreamManager,
-  type JsMsg,
-  type NatsConnection,
-  nanos,
-  RetentionPolicy,
-  StorageType
-} from "nats"
+import type { JetStreamClient, JetStreamManager, JsMsg, NatsConnection } from "nats"
 import { randomUUID } from "node:crypto"
 import { type BufferService, decodeEnvelope, encodeEnvelope, type Envelope, type LaneBuffer, type OfferOutcome } from "../Buffer.js"
 import { makeWaiters } from "./waiters.js"
@@ -180,6 +168,10 @@ export const makeJetStreamBuffer = (
     const maxEvents = options.pack?.maxEvents ?? 32
     const maxDelay = Duration.toMillis(options.pack?.maxDelay ?? Duration.millis(5))
     const ackWait = Duration.toMillis(options.ackWait ?? Duration.seconds(30))
+    // loaded here, not with the module: only a JetStream spool needs the client (~60 ms and 6 MB at start-up)
+    const { AckPolicy, connect, DeliverPolicy, DiscardPolicy, nanos, RetentionPolicy, StorageType } = yield* Effect.promise(() =>
+      import("nats")
+    )
 
     const nc = yield* Effect.acquireRelease(
       Effect.tryPromise({

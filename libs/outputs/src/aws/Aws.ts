@@ -23,11 +23,9 @@
  * key: an output that is configured but silently off loses every event, a pod that does not start gets
  * noticed. `aws.checkidentity: false` starts without the check (local development, endpoints without STS).
  */
-import { GetCallerIdentityCommand, STSClient, type STSClientConfig } from "@aws-sdk/client-sts"
-import { fromNodeProviderChain, fromTemporaryCredentials } from "@aws-sdk/credential-providers"
-// the SDK's own credential cache and its own error classification (the same the SDK's retry strategy uses)
-import { memoize } from "@smithy/core/config"
-import { isServerError, isThrottlingError, isTransientError } from "@smithy/core/retry"
+// types only: the SDK is loaded by `make`, when an AWS output is enabled
+import type * as Sts from "@aws-sdk/client-sts"
+import type * as SmithyRetry from "@smithy/core/retry"
 import { Field, section } from "@sidekick/config"
 import { defaultClassify, type OutputError, Verdict } from "@sidekick/delivery"
 import { Context, Effect, Redacted } from "effect"
@@ -47,7 +45,7 @@ export const AwsConfig = section("aws", {
 export type AwsConfig = typeof AwsConfig.Type
 
 /** what an AWS SDK client accepts as credentials */
-export type AwsCredentials = NonNullable<STSClientConfig["credentials"]>
+export type AwsCredentials = NonNullable<Sts.STSClientConfig["credentials"]>
 
 /** the settings every AWS output's SDK client is built with: `new XxxClient(aws.clientConfig)` */
 export interface AwsClientConfig {
@@ -67,6 +65,8 @@ export interface AwsShape {
   readonly clientConfig: AwsClientConfig
   /** the configured secrets' texts, kept out of error messages */
   readonly secrets: ReadonlyArray<string>
+  /** the classification of every AWS output (`awsClassify` with the SDK's rules) */
+  readonly classify: (error: OutputError) => Verdict
 }
 
 export class Aws extends Context.Tag("@sidekick/outputs/Aws")<Aws, AwsShape>() {}
@@ -108,20 +108,26 @@ export const awsError = (ctx: Pick<OutputContext, "error">, error: unknown, secr
 }
 
 /**
+ * The SDK's own error classification, the one its retry strategy uses (@smithy/core/retry), passed in
+ * because it is loaded with the first AWS output.
+ */
+export type AwsRetryRules = Pick<typeof SmithyRetry, "isServerError" | "isThrottlingError" | "isTransientError">
+
+/**
  * The SDK's own verdict on a failure it returned (`$retryable`, throttling codes such as ThrottlingException
  * that AWS JSON services answer with a 400, 5xx, clock skew corrected, timeouts and network codes): retried
  * or not. A failure without an HTTP answer (connection refused, credentials source down) is retried;
  * AccessDenied, validation errors, missing resources are not.
  */
-export const awsRetryable = (error: unknown): boolean => {
-  const e = asSdkError(error) as Parameters<typeof isThrottlingError>[0]
+export const awsRetryable = (rules: AwsRetryRules, error: unknown): boolean => {
+  const e = asSdkError(error) as Parameters<AwsRetryRules["isThrottlingError"]>[0]
   if (e.$metadata?.httpStatusCode === undefined) return e.name !== "AbortError"
-  return isThrottlingError(e) || isTransientError(e) || isServerError(e)
+  return rules.isThrottlingError(e) || rules.isTransientError(e) || rules.isServerError(e)
 }
 
 /** the classification of every AWS output: the SDK's verdict when the failure came from the SDK */
-export const awsClassify = (error: OutputError): Verdict =>
-  error.cause === undefined ? defaultClassify(error) : awsRetryable(error.cause) ? Verdict.retry : Verdict.drop
+export const awsClassify = (rules: AwsRetryRules) => (error: OutputError): Verdict =>
+  error.cause === undefined ? defaultClassify(error) : awsRetryable(rules, error.cause) ? Verdict.retry : Verdict.drop
 
 /**
  * One SDK call as one attempt: interrupting it (the Dispatcher's timeout) aborts the request; a failure
@@ -165,7 +171,17 @@ export const AwsShared = defineShared({
       }
       const endpoint = c.endpoint === "" ? {} : { endpoint: c.endpoint }
 
-      const region = c.region !== "" ? c.region : process.env["AWS_DEFAULT_REGION"] || (yield* sdkRegion(endpoint))
+      // the SDK is loaded here, when an AWS output is enabled, not with the registry (a failure to load is a defect);
+      // @smithy/core holds the SDK's own credential cache and its own error classification
+      const [sts, providers, { memoize }, retryRules] = yield* Effect.promise(() =>
+        Promise.all([
+          import("@aws-sdk/client-sts"),
+          import("@aws-sdk/credential-providers"),
+          import("@smithy/core/config"),
+          import("@smithy/core/retry")
+        ])
+      )
+      const region = c.region !== "" ? c.region : process.env["AWS_DEFAULT_REGION"] || (yield* sdkRegion(sts, endpoint))
       if (region === undefined) {
         return yield* Effect.fail(ctx.initError(
           "no AWS region: set aws.region (env AWS_REGION), AWS_DEFAULT_REGION, or region in the AWS config file; on EC2 the instance metadata gives it",
@@ -175,9 +191,9 @@ export const AwsShared = defineShared({
 
       const source: AwsCredentials = c.accesskeyid !== ""
         ? { accessKeyId: c.accesskeyid, secretAccessKey }
-        : fromNodeProviderChain()
+        : providers.fromNodeProviderChain()
       const credentials: AwsCredentials = c.rolearn === "" ? source : memoize(
-        fromTemporaryCredentials({
+        providers.fromTemporaryCredentials({
           masterCredentials: source,
           params: {
             RoleArn: c.rolearn,
@@ -194,10 +210,10 @@ export const AwsShared = defineShared({
 
       if (c.checkidentity) {
         const identity = yield* Effect.acquireUseRelease(
-          Effect.sync(() => new STSClient({ region, credentials, ...endpoint })),
-          (sts) =>
+          Effect.sync(() => new sts.STSClient({ region, credentials, ...endpoint })),
+          (client) =>
             Effect.tryPromise({
-              try: (abortSignal) => sts.send(new GetCallerIdentityCommand({}), { abortSignal }),
+              try: (abortSignal) => client.send(new sts.GetCallerIdentityCommand({}), { abortSignal }),
               catch: (error) =>
                 ctx.initError(
                   `the AWS identity check (sts:GetCallerIdentity) failed: ${awsErrorText(error, secrets)}. ` +
@@ -205,19 +221,19 @@ export const AwsShared = defineShared({
                   { key: "checkidentity" }
                 )
             }),
-          (sts) => Effect.sync(() => sts.destroy())
+          (client) => Effect.sync(() => client.destroy())
         )
         yield* Effect.logInfo(`AWS - identity ${identity.Arn ?? "?"} (account ${identity.Account ?? "?"}, region ${region})`)
       }
 
-      return { clientConfig: { region, credentials, maxAttempts: 1, ...endpoint }, secrets } satisfies AwsShape
+      return { clientConfig: { region, credentials, maxAttempts: 1, ...endpoint }, secrets, classify: awsClassify(retryRules) } satisfies AwsShape
     })
 })
 
 /** the region the SDK's own chain finds (AWS_REGION, the config file, EC2 instance metadata), or undefined */
-const sdkRegion = (endpoint: { readonly endpoint?: string }): Effect.Effect<string | undefined> =>
+const sdkRegion = (sts: typeof Sts, endpoint: { readonly endpoint?: string }): Effect.Effect<string | undefined> =>
   Effect.acquireUseRelease(
-    Effect.sync(() => new STSClient(endpoint)),
-    (sts) => Effect.orElseSucceed(Effect.tryPromise(() => sts.config.region()), () => undefined),
-    (sts) => Effect.sync(() => sts.destroy())
+    Effect.sync(() => new sts.STSClient(endpoint)),
+    (client) => Effect.orElseSucceed(Effect.tryPromise(() => client.config.region()), () => undefined),
+    (client) => Effect.sync(() => client.destroy())
   )

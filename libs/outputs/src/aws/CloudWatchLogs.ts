@@ -13,21 +13,15 @@
  *   (it retries without bound); a second one is left to the Dispatcher. CloudWatch has ignored sequence
  *   tokens since 2023, so this only matters for compatible endpoints that still check them.
  */
-import {
-  CloudWatchLogsClient,
-  CreateLogStreamCommand,
-  type InputLogEvent,
-  PutLogEventsCommand,
-  type PutLogEventsCommandInput,
-  type RejectedLogEventsInfo
-} from "@aws-sdk/client-cloudwatch-logs"
+// types only: the client is loaded by `make`, when the output is enabled
+import type { InputLogEvent, PutLogEventsCommandInput, RejectedLogEventsInfo } from "@aws-sdk/client-cloudwatch-logs"
 import { Field } from "@sidekick/config"
 import { type OutputError, Verdict } from "@sidekick/delivery"
 import { eventJson, type FalcoEvent } from "@sidekick/event"
 import { Effect } from "effect"
 import { define } from "../Definition.js"
 import { outputSection } from "../OutputConfig.js"
-import { awsCall, awsClassify, AwsShared } from "./Aws.js"
+import { awsCall, type AwsShape, AwsShared } from "./Aws.js"
 
 export const CloudWatchLogsConfig = outputSection("aws.cloudwatchlogs", {
   loggroup: Field.string(),
@@ -57,8 +51,8 @@ export const refusal = (info: RejectedLogEventsInfo | undefined): string | undef
 const errorName = (u: unknown): string | undefined => (u instanceof Error ? u.name : undefined)
 
 /** another writer raced us on a sequence token: worth another attempt, unlike other 400s */
-export const cloudWatchLogsClassify = (error: OutputError) =>
-  errorName(error.cause) === "InvalidSequenceTokenException" ? Verdict.retry : awsClassify(error)
+export const cloudWatchLogsClassify = (aws: Pick<AwsShape, "classify">) => (error: OutputError): Verdict =>
+  errorName(error.cause) === "InvalidSequenceTokenException" ? Verdict.retry : aws.classify(error)
 
 export const CloudWatchLogs = define({
   config: CloudWatchLogsConfig,
@@ -67,6 +61,9 @@ export const CloudWatchLogs = define({
   shared: AwsShared,
   make: (c, ctx, aws) =>
     Effect.gen(function*() {
+      const { CloudWatchLogsClient, CreateLogStreamCommand, PutLogEventsCommand } = yield* Effect.promise(() =>
+        import("@aws-sdk/client-cloudwatch-logs")
+      )
       const client = yield* Effect.acquireRelease(
         Effect.sync(() => new CloudWatchLogsClient(aws.clientConfig)),
         (client) => Effect.sync(() => client.destroy())
@@ -107,6 +104,6 @@ export const CloudWatchLogs = define({
           }
         })
 
-      return { kind: "single", classify: cloudWatchLogsClassify, send }
+      return { kind: "single", classify: cloudWatchLogsClassify(aws), send }
     })
 })

@@ -18,7 +18,8 @@
 import { Field, section } from "@sidekick/config"
 import type { OutputError } from "@sidekick/delivery"
 import { Context, Effect, Either, Redacted } from "effect"
-import { gaxios, GoogleAuth, type JWTInput } from "google-auth-library"
+// types only: the library is loaded by `make`, when a GCP output is enabled
+import type { gaxios, GoogleAuth, JWTInput } from "google-auth-library"
 import { defineShared, type OutputContext } from "../Definition.js"
 
 export const GcpConfig = section("gcp", {
@@ -70,8 +71,8 @@ const isHttpUrl = (text: string): boolean => {
 }
 
 /** a transport sending the library's token requests to `tokenUri` instead of Google's fixed URL */
-const redirectTokenRequests = (tokenUri: string): gaxios.Gaxios => {
-  const transporter = new gaxios.Gaxios()
+const redirectTokenRequests = (library: typeof gaxios, tokenUri: string): gaxios.Gaxios => {
+  const transporter = new library.Gaxios()
   transporter.interceptors.request.add({
     resolved: (options) => {
       if (String(options.url) === googleTokenUrl) options.url = new URL(tokenUri)
@@ -88,9 +89,11 @@ export const GcpShared = defineShared({
   tag: Gcp,
   make: (c, ctx) =>
     Effect.gen(function*() {
+      // the library is loaded here, when a GCP output is enabled, not with the registry (a failure to load is a defect)
+      const library = yield* Effect.promise(() => import("google-auth-library"))
       const encoded = Redacted.value(c.credentials)
       if (encoded === "") {
-        const auth = new GoogleAuth({ scopes: [cloudPlatformScope] })
+        const auth = new library.GoogleAuth({ scopes: [cloudPlatformScope] })
         yield* Effect.tryPromise({
           try: () => auth.getClient(),
           catch: (error) =>
@@ -109,10 +112,10 @@ export const GcpShared = defineShared({
       if (!isHttpUrl(tokenUri)) {
         return yield* Effect.fail(ctx.initError("the token_uri of the service account in gcp.credentials is not an http(s) URL", { key: "credentials" }))
       }
-      const auth = new GoogleAuth({
+      const auth = new library.GoogleAuth({
         credentials: json,
         scopes: [cloudPlatformScope],
-        ...(tokenUri === googleTokenUrl ? {} : { clientOptions: { transporter: redirectTokenRequests(tokenUri), additionalClaims: { aud: tokenUri } } })
+        ...(tokenUri === googleTokenUrl ? {} : { clientOptions: { transporter: redirectTokenRequests(library.gaxios, tokenUri), additionalClaims: { aud: tokenUri } } })
       })
       // builds the client from the JSON (no request): a key without client_email or private_key fails here
       yield* Effect.tryPromise({

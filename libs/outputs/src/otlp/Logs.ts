@@ -11,11 +11,13 @@
  */
 import { ROOT_CONTEXT } from "@opentelemetry/api"
 import { SeverityNumber } from "@opentelemetry/api-logs"
-import { OTLPLogExporter as GrpcLogExporter } from "@opentelemetry/exporter-logs-otlp-grpc"
-import { OTLPLogExporter as JsonLogExporter } from "@opentelemetry/exporter-logs-otlp-http"
-import { OTLPLogExporter as ProtoLogExporter } from "@opentelemetry/exporter-logs-otlp-proto"
+// types only: the SDK and its exporters are loaded by `make`, when the output is enabled
+import type { OTLPLogExporter as GrpcLogExporter } from "@opentelemetry/exporter-logs-otlp-grpc"
+import type { OTLPLogExporter as JsonLogExporter } from "@opentelemetry/exporter-logs-otlp-http"
+import type { OTLPLogExporter as ProtoLogExporter } from "@opentelemetry/exporter-logs-otlp-proto"
 import type { Resource } from "@opentelemetry/resources"
-import { LoggerProvider, type LogRecordProcessor, type ReadableLogRecord } from "@opentelemetry/sdk-logs"
+import type * as SdkLogs from "@opentelemetry/sdk-logs"
+import type { LogRecordProcessor, ReadableLogRecord } from "@opentelemetry/sdk-logs"
 import { eventJson, type FalcoEvent, goTimeString } from "@sidekick/event"
 import { Clock, Effect } from "effect"
 import type { NonEmptyReadonlyArray } from "effect/Array"
@@ -55,10 +57,10 @@ export const logAttributes = (event: FalcoEvent) => ({
 })
 
 /**
- * Records made by the SDK's own logger, each handed back as it is emitted. The provider is ours alone (never
- * registered globally) and its limits are given.
+ * Records made by the SDK's own logger (`sdk`: @opentelemetry/sdk-logs, loaded by the caller), each handed back
+ * as it is emitted. The provider is ours alone (never registered globally) and its limits are given.
  */
-export const makeRecordBuilder = (resource: Resource) => {
+export const makeRecordBuilder = (sdk: typeof SdkLogs, resource: Resource) => {
   const emitted: Array<ReadableLogRecord> = []
   const capture: LogRecordProcessor = {
     onEmit: (record) => {
@@ -67,7 +69,7 @@ export const makeRecordBuilder = (resource: Resource) => {
     forceFlush: () => Promise.resolve(),
     shutdown: () => Promise.resolve()
   }
-  const provider = new LoggerProvider({
+  const provider = new sdk.LoggerProvider({
     resource,
     logRecordLimits: { attributeCountLimit: 128, attributeValueLengthLimit: Infinity },
     processors: [capture]
@@ -93,9 +95,9 @@ export const makeRecordBuilder = (resource: Resource) => {
 
 /** the SDK's log exporters, per protocol */
 export const logExporters: ExporterClasses<GrpcLogExporter | JsonLogExporter | ProtoLogExporter> = {
-  grpc: (options) => new GrpcLogExporter(options),
-  json: (options) => new JsonLogExporter(options),
-  proto: (options) => new ProtoLogExporter(options)
+  grpc: () => import("@opentelemetry/exporter-logs-otlp-grpc").then(({ OTLPLogExporter }) => (options) => new OTLPLogExporter(options)),
+  json: () => import("@opentelemetry/exporter-logs-otlp-http").then(({ OTLPLogExporter }) => (options) => new OTLPLogExporter(options)),
+  proto: () => import("@opentelemetry/exporter-logs-otlp-proto").then(({ OTLPLogExporter }) => (options) => new OTLPLogExporter(options))
 }
 
 export const OtlpLogs = define({
@@ -106,8 +108,9 @@ export const OtlpLogs = define({
     Effect.gen(function*() {
       const settings = yield* otlpSettings("logs", c, ctx)
       const exporter = yield* otlpExporter(ctx, settings, logExporters)
+      const sdk = yield* Effect.promise(() => import("@opentelemetry/sdk-logs"))
       const records = yield* Effect.acquireRelease(
-        Effect.sync(() => makeRecordBuilder(falcoResource(logsServiceVersion, settings.resourceAttributes))),
+        Effect.sync(() => makeRecordBuilder(sdk, falcoResource(logsServiceVersion, settings.resourceAttributes))),
         (b) => shutdownQuietly(`${ctx.name} logger provider`, () => b.provider.shutdown())
       )
       const send = (events: ReadonlyArray<FalcoEvent>) =>

@@ -22,10 +22,11 @@
  *   names (MetricsSinkContext has no GlobalFieldKeys).
  */
 import { type Attributes, ValueType } from "@opentelemetry/api"
-import { OTLPMetricExporter as GrpcMetricExporter } from "@opentelemetry/exporter-metrics-otlp-grpc"
-import { OTLPMetricExporter as JsonMetricExporter } from "@opentelemetry/exporter-metrics-otlp-http"
-import { OTLPMetricExporter as ProtoMetricExporter } from "@opentelemetry/exporter-metrics-otlp-proto"
-import { AggregationTemporality, MeterProvider, PeriodicExportingMetricReader, type PushMetricExporter } from "@opentelemetry/sdk-metrics"
+// types only: the SDK and its exporters are loaded by `make`, when the sink is enabled
+import type { OTLPMetricExporter as GrpcMetricExporter } from "@opentelemetry/exporter-metrics-otlp-grpc"
+import type { OTLPMetricExporter as JsonMetricExporter } from "@opentelemetry/exporter-metrics-otlp-http"
+import type { OTLPMetricExporter as ProtoMetricExporter } from "@opentelemetry/exporter-metrics-otlp-proto"
+import type { AggregationTemporality, PushMetricExporter } from "@opentelemetry/sdk-metrics"
 import { Field, section } from "@sidekick/config"
 import type { FalcoEvent } from "@sidekick/event"
 import type { MetricsListener } from "@sidekick/telemetry"
@@ -76,16 +77,19 @@ export const rulesMatchAttributes = (event: FalcoEvent, extraAttributes: Readonl
 
 const defaultIntervalMillis = 60_000
 
-/** cumulative, whatever OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE says */
-const cumulative = { temporalityPreference: AggregationTemporality.CUMULATIVE }
-
 type SdkMetricExporter = GrpcMetricExporter | JsonMetricExporter | ProtoMetricExporter
 
-/** the SDK's metric exporters, per protocol */
-export const metricExporters: ExporterClasses<SdkMetricExporter> = {
-  grpc: (options) => new GrpcMetricExporter({ ...options, ...cumulative }),
-  json: (options) => new JsonMetricExporter({ ...options, ...cumulative }),
-  proto: (options) => new ProtoMetricExporter({ ...options, ...cumulative })
+/**
+ * The SDK's metric exporters, per protocol, with `cumulative` (the SDK's AggregationTemporality.CUMULATIVE)
+ * whatever OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE says.
+ */
+export const metricExporters = (cumulative: AggregationTemporality): ExporterClasses<SdkMetricExporter> => {
+  const cumulativeOnly = { temporalityPreference: cumulative }
+  return {
+    grpc: () => import("@opentelemetry/exporter-metrics-otlp-grpc").then(({ OTLPMetricExporter }) => (o) => new OTLPMetricExporter({ ...o, ...cumulativeOnly })),
+    json: () => import("@opentelemetry/exporter-metrics-otlp-http").then(({ OTLPMetricExporter }) => (o) => new OTLPMetricExporter({ ...o, ...cumulativeOnly })),
+    proto: () => import("@opentelemetry/exporter-metrics-otlp-proto").then(({ OTLPMetricExporter }) => (o) => new OTLPMetricExporter({ ...o, ...cumulativeOnly }))
+  }
 }
 
 /** the exporter, telling `onFailure` of each failed push (the reader itself would only tell the SDK's diagnostic log) */
@@ -127,14 +131,15 @@ export const OtlpMetrics = defineMetricsSink({
         Runtime.runFork(runtime)(
           Effect.logWarning(`${ctx.name}: pushing the counts failed (the next push carries them): ${error instanceof Error ? error.message : String(error)}`)
         )
-      const exporter = reportingFailures(yield* otlpExporter(ctx, settings, metricExporters), reportFailure)
+      const sdk = yield* Effect.promise(() => import("@opentelemetry/sdk-metrics"))
+      const exporter = reportingFailures(yield* otlpExporter(ctx, settings, metricExporters(sdk.AggregationTemporality.CUMULATIVE)), reportFailure)
       // released first: the provider's shutdown pushes the last counts (then the exporter and its agent close)
       const provider = yield* Effect.acquireRelease(
         Effect.sync(() =>
-          new MeterProvider({
+          new sdk.MeterProvider({
             resource: falcoResource(metricsServiceVersion, settings.resourceAttributes),
             readers: [
-              new PeriodicExportingMetricReader({
+              new sdk.PeriodicExportingMetricReader({
                 exporter,
                 exportIntervalMillis: intervalMillis,
                 exportTimeoutMillis: Math.min(settings.timeoutMillis, intervalMillis)

@@ -22,17 +22,13 @@
  *   falcosidekick logs and drops it.
  */
 import { ROOT_CONTEXT, SpanKind, type Attributes } from "@opentelemetry/api"
-import { OTLPTraceExporter as GrpcTraceExporter } from "@opentelemetry/exporter-trace-otlp-grpc"
-import { OTLPTraceExporter as JsonTraceExporter } from "@opentelemetry/exporter-trace-otlp-http"
-import { OTLPTraceExporter as ProtoTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto"
+// types only: the SDK and its exporters are loaded by `make`, when the output is enabled
+import type { OTLPTraceExporter as GrpcTraceExporter } from "@opentelemetry/exporter-trace-otlp-grpc"
+import type { OTLPTraceExporter as JsonTraceExporter } from "@opentelemetry/exporter-trace-otlp-http"
+import type { OTLPTraceExporter as ProtoTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto"
 import type { Resource } from "@opentelemetry/resources"
-import {
-  AlwaysOnSampler,
-  BasicTracerProvider,
-  RandomIdGenerator,
-  type ReadableSpan,
-  type SpanProcessor
-} from "@opentelemetry/sdk-trace-base"
+import type * as SdkTraceBase from "@opentelemetry/sdk-trace-base"
+import type { ReadableSpan, SpanProcessor } from "@opentelemetry/sdk-trace-base"
 import { Field } from "@sidekick/config"
 import type { OutputError, PartialFailure } from "@sidekick/delivery"
 import { compareBytewise, eventJson, type FalcoEvent } from "@sidekick/event"
@@ -132,12 +128,13 @@ export const isSyscallEvent = (event: FalcoEvent): boolean => event.source === "
 const nanosPerMilli = 1_000_000n
 
 /**
- * Spans made by the SDK's own tracer, each handed back when it ends. The provider is ours alone (never
- * registered globally); its sampler and limits are given, so the OTEL_* variables of Sidekick's own tracing
- * do not apply. The tracer asks its id generator for the ids: it answers with the ones the event gives.
+ * Spans made by the SDK's own tracer (`sdk`: @opentelemetry/sdk-trace-base, loaded by the caller), each handed
+ * back when it ends. The provider is ours alone (never registered globally); its sampler and limits are given,
+ * so the OTEL_* variables of Sidekick's own tracing do not apply. The tracer asks its id generator for the
+ * ids: it answers with the ones the event gives.
  */
-export const makeSpanBuilder = (resource: Resource, durationMillis: number) => {
-  const random = new RandomIdGenerator()
+export const makeSpanBuilder = (sdk: typeof SdkTraceBase, resource: Resource, durationMillis: number) => {
+  const random = new sdk.RandomIdGenerator()
   let traceId = ""
   let spanId = ""
   const ended: Array<ReadableSpan> = []
@@ -149,9 +146,9 @@ export const makeSpanBuilder = (resource: Resource, durationMillis: number) => {
     forceFlush: () => Promise.resolve(),
     shutdown: () => Promise.resolve()
   }
-  const provider = new BasicTracerProvider({
+  const provider = new sdk.BasicTracerProvider({
     resource,
-    sampler: new AlwaysOnSampler(),
+    sampler: new sdk.AlwaysOnSampler(),
     idGenerator: { generateTraceId: () => traceId, generateSpanId: () => spanId },
     spanLimits: {
       attributeCountLimit: 128,
@@ -185,9 +182,9 @@ export const makeSpanBuilder = (resource: Resource, durationMillis: number) => {
 
 /** the SDK's span exporters, per protocol */
 export const traceExporters: ExporterClasses<GrpcTraceExporter | JsonTraceExporter | ProtoTraceExporter> = {
-  grpc: (options) => new GrpcTraceExporter(options),
-  json: (options) => new JsonTraceExporter(options),
-  proto: (options) => new ProtoTraceExporter(options)
+  grpc: () => import("@opentelemetry/exporter-trace-otlp-grpc").then(({ OTLPTraceExporter }) => (options) => new OTLPTraceExporter(options)),
+  json: () => import("@opentelemetry/exporter-trace-otlp-http").then(({ OTLPTraceExporter }) => (options) => new OTLPTraceExporter(options)),
+  proto: () => import("@opentelemetry/exporter-trace-otlp-proto").then(({ OTLPTraceExporter }) => (options) => new OTLPTraceExporter(options))
 }
 
 const noTraceId = (ctx: Pick<OutputContext, "error">): OutputError =>
@@ -201,8 +198,9 @@ export const OtlpTraces = define({
     Effect.gen(function*() {
       const settings = yield* otlpSettings("traces", c, ctx)
       const exporter = yield* otlpExporter(ctx, settings, traceExporters)
+      const sdk = yield* Effect.promise(() => import("@opentelemetry/sdk-trace-base"))
       const spans = yield* Effect.acquireRelease(
-        Effect.sync(() => makeSpanBuilder(falcoResource(tracesServiceVersion, settings.resourceAttributes), c.duration)),
+        Effect.sync(() => makeSpanBuilder(sdk, falcoResource(tracesServiceVersion, settings.resourceAttributes), c.duration)),
         (b) => shutdownQuietly(`${ctx.name} tracer provider`, () => b.provider.shutdown())
       )
       const exportSpans = (items: Array<ReadableSpan>) => exportWith(exporter, items, (e) => exportFailure(ctx, settings.protocol, e))

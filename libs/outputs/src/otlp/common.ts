@@ -9,7 +9,8 @@
  * other's): every key goes straight into the exporter's constructor, and so do the `extraenvvars` entries
  * that name an exporter setting (listed at `otlpSettings`).
  */
-import { credentials as grpcCredentials, Metadata } from "@grpc/grpc-js"
+// types only: gRPC and the SDK exporters are loaded when an output builds its exporter (`otlpExporter`)
+import type * as Grpc from "@grpc/grpc-js"
 import type { HrTime } from "@opentelemetry/api"
 import type { OTLPTraceExporter as GrpcTraceExporter } from "@opentelemetry/exporter-trace-otlp-grpc"
 import type { OTLPTraceExporter as ProtoTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto"
@@ -356,31 +357,35 @@ export const httpExporterOptions = (s: OtlpSettings, agent: http.Agent): HttpExp
 /**
  * OTLP/gRPC exporter options, with falcosidekick's transport security: `checkcert: true` lets the URL's scheme
  * decide (https = TLS, verified; http = plaintext); `checkcert: false` means TLS without verification when
- * `tls` is true, plaintext otherwise (the Go SDK's WithInsecure), whatever the scheme.
+ * `tls` is true, plaintext otherwise (the Go SDK's WithInsecure), whatever the scheme. `grpc` is
+ * @grpc/grpc-js, loaded by the caller.
  */
-export const grpcExporterOptions = (s: OtlpSettings): GrpcExporterOptions => {
-  const metadata = new Metadata()
+export const grpcExporterOptions = (grpc: Pick<typeof Grpc, "credentials" | "Metadata">, s: OtlpSettings): GrpcExporterOptions => {
+  const metadata = new grpc.Metadata()
   for (const [k, v] of Object.entries(s.headers)) metadata.set(k, v)
   const secure = s.checkCert ? s.url.startsWith("https:") : s.tls
   const credentials = secure
-    ? grpcCredentials.createSsl(s.ca ?? null, s.clientKey ?? null, s.clientCert ?? null, s.checkCert ? {} : {
+    ? grpc.credentials.createSsl(s.ca ?? null, s.clientKey ?? null, s.clientCert ?? null, s.checkCert ? {} : {
       rejectUnauthorized: false,
       checkServerIdentity: () => undefined
     })
-    : grpcCredentials.createInsecure()
+    : grpc.credentials.createInsecure()
   return { url: s.url, metadata, credentials, timeoutMillis: s.timeoutMillis, compression: s.compression as Compression }
 }
 
-/** a signal's three SDK exporter classes */
+/**
+ * A signal's three SDK exporter classes, each behind a dynamic import of its package: only the protocol an
+ * output uses is loaded, when it starts (the gRPC ones pull in @grpc/grpc-js).
+ */
 export interface ExporterClasses<E> {
-  readonly grpc: (options: GrpcExporterOptions) => E
-  readonly json: (options: HttpExporterOptions) => E
-  readonly proto: (options: HttpExporterOptions) => E
+  readonly grpc: () => Promise<(options: GrpcExporterOptions) => E>
+  readonly json: () => Promise<(options: HttpExporterOptions) => E>
+  readonly proto: () => Promise<(options: HttpExporterOptions) => E>
 }
 
 /**
  * The section's SDK exporter, shut down (then its HTTP agent closed) when the output's scope closes. An exporter
- * constructor's failure (a URL it cannot use...) refuses start-up.
+ * constructor's failure (a URL it cannot use...) refuses start-up; a package that cannot be loaded is a defect.
  */
 export const otlpExporter = <E extends { shutdown(): Promise<void> }>(
   ctx: { readonly name: string; readonly initError: InitErrorOf },
@@ -396,10 +401,14 @@ export const otlpExporter = <E extends { shutdown(): Promise<void> }>(
         }),
         (exporter) => shutdownQuietly(`${ctx.name} exporter`, () => exporter.shutdown())
       )
-    if (s.protocol === "grpc") return yield* build(() => classes.grpc(grpcExporterOptions(s)))
+    if (s.protocol === "grpc") {
+      const [grpc, construct] = yield* Effect.promise(() => Promise.all([import("@grpc/grpc-js"), classes.grpc()]))
+      return yield* build(() => construct(grpcExporterOptions(grpc, s)))
+    }
+    const construct = yield* Effect.promise(() => (s.protocol === "http/json" ? classes.json() : classes.proto()))
     const agent = yield* Effect.acquireRelease(Effect.sync(() => httpAgent(s)), (a) => Effect.sync(() => a.destroy()))
     const options = httpExporterOptions(s, agent)
-    return yield* build(() => (s.protocol === "http/json" ? classes.json(options) : classes.proto(options)))
+    return yield* build(() => construct(options))
   })
 
 // ---------------------------------------------------------------------------------------------------------------
