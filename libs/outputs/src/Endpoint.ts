@@ -14,6 +14,16 @@ import type { OutputContext } from "./Definition.js"
  */
 export const joinUrlPath = (base: string, path: string): string => base.replace(/\/+$/, "") + path
 
+/** whether `text` is an absolute http:// or https:// URL with a host */
+export const isHttpUrl = (text: string): boolean => {
+  try {
+    const url = new URL(text)
+    return (url.protocol === "http:" || url.protocol === "https:") && url.hostname !== ""
+  } catch {
+    return false
+  }
+}
+
 /**
  * Refuse start-up unless `url` is an http(s) URL (falcosidekick disables such an output: "Bad Endpoint").
  * The message names the key `<output>.<key>`; it shows the URL only when it holds no secret.
@@ -24,13 +34,7 @@ export const requireHttpUrl = (
   url: string,
   options: { readonly secret?: boolean } = {}
 ): Effect.Effect<string, OutputInitError> => {
-  let protocol: string | undefined
-  try {
-    protocol = new URL(url).protocol
-  } catch {
-    protocol = undefined
-  }
-  if (protocol === "http:" || protocol === "https:") return Effect.succeed(url)
+  if (isHttpUrl(url)) return Effect.succeed(url)
   const shown = options.secret === true ? "" : ` (${JSON.stringify(url)})`
   return Effect.fail(ctx.initError(`${ctx.name}.${key} is not an http:// or https:// URL${shown}`, { key }))
 }

@@ -25,7 +25,7 @@ import { Field } from "@sidekick/config"
 import { compareBytewise, type FalcoEvent } from "@sidekick/event"
 import { Effect, Redacted } from "effect"
 import { define } from "./Definition.js"
-import { scrubSecrets } from "./Endpoint.js"
+import { requireHttpUrl, scrubSecrets } from "./Endpoint.js"
 import { httpFields, outputSection } from "./OutputConfig.js"
 
 export const InfluxDBConfig = outputSection("influxdb", {
@@ -111,9 +111,7 @@ export const InfluxDB = define({
   enabled: (c) => c.hostport !== "",
   make: (c, ctx) =>
     Effect.gen(function*() {
-      if (!/^https?:\/\/[^/]/i.test(c.hostport)) {
-        return yield* Effect.fail(ctx.initError(`influxdb.hostport must be an http:// or https:// URL, got ${JSON.stringify(c.hostport)}`, { key: "hostport" }))
-      }
+      yield* requireHttpUrl(ctx, "hostport", c.hostport)
       if ((c.organization === "" || c.bucket === "") && c.database === "") {
         return yield* Effect.fail(ctx.initError("influxdb.database is empty and organization/bucket are not both set: no endpoint to write to", { key: "database" }))
       }

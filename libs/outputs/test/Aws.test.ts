@@ -1,7 +1,7 @@
 import { it } from "@effect/vitest"
 import { Field, makeSource, unknownKeys } from "@sidekick/config"
 import { HttpTransport, type OutputError } from "@sidekick/delivery"
-import { makeReceiver, type Receiver, type RecordedRequest, type ScriptedResponse } from "@sidekick/testing"
+import { makeReceiver, type Receiver, type RecordedRequest, type ScriptedResponse, withEnv } from "@sidekick/testing"
 import * as retryRules from "@smithy/core/retry"
 import { Context, Effect, Either, Exit, Layer, Option, Scope } from "effect"
 import { afterAll, beforeAll, describe, expect } from "vitest"
@@ -30,25 +30,6 @@ const identityRefused = xml(
     `<Message>The security token included in the request is invalid (${secretAccessKey})</Message></Error><RequestId>r-2</RequestId></ErrorResponse>`
 )
 
-/** set (string) or unset (undefined) env vars for the rest of the scope; the SDKs read process.env themselves */
-const withEnv = (patch: Readonly<Record<string, string | undefined>>) =>
-  Effect.acquireRelease(
-    Effect.sync(() => {
-      const before = Object.fromEntries(Object.keys(patch).map((k) => [k, process.env[k]]))
-      for (const [k, v] of Object.entries(patch)) {
-        if (v === undefined) delete process.env[k]
-        else process.env[k] = v
-      }
-      return before
-    }),
-    (before) =>
-      Effect.sync(() => {
-        for (const [k, v] of Object.entries(before)) {
-          if (v === undefined) delete process.env[k]
-          else process.env[k] = v
-        }
-      })
-  )
 
 const action = (r: RecordedRequest) => new URLSearchParams(r.body).get("Action")
 

@@ -1,14 +1,6 @@
 import { it } from "@effect/vitest"
 import { HttpTransport } from "@sidekick/delivery"
-import {
-  eventWith,
-  makeReceiver,
-  type Receiver,
-  type RecordedRequest,
-  referenceEvent,
-  referenceEventJson,
-  type ScriptedResponse
-} from "@sidekick/testing"
+import { eventWith, makeReceiver, type Receiver, type RecordedRequest, referenceEvent, referenceEventJson, type ScriptedResponse, withEnv } from "@sidekick/testing"
 import { Effect, Either, Exit, Layer, Scope, TestClock } from "effect"
 import { generateKeyPairSync, verify } from "node:crypto"
 import { afterAll, beforeAll, describe, expect } from "vitest"
@@ -75,25 +67,6 @@ const importPath = "/v1beta/projects/my-project/locations/europe-west12/instance
 const referenceData = Buffer.from(referenceEventJson).toString("base64")
 const later = Date.parse("2024-05-06T10:25:00.750Z")
 
-/** set (string) or unset (undefined) env vars for the rest of the scope; the SDKs read process.env themselves */
-const withEnv = (patch: Readonly<Record<string, string | undefined>>) =>
-  Effect.acquireRelease(
-    Effect.sync(() => {
-      const before = Object.fromEntries(Object.keys(patch).map((k) => [k, process.env[k]]))
-      for (const [k, v] of Object.entries(patch)) {
-        if (v === undefined) delete process.env[k]
-        else process.env[k] = v
-      }
-      return before
-    }),
-    (before) =>
-      Effect.sync(() => {
-        for (const [k, v] of Object.entries(before)) {
-          if (v === undefined) delete process.env[k]
-          else process.env[k] = v
-        }
-      })
-  )
 
 const decodeJwt = (jwt: string) => {
   const [header, payload, signature] = jwt.split(".")

@@ -1,14 +1,6 @@
 import { it } from "@effect/vitest"
 import { HttpTransport } from "@sidekick/delivery"
-import {
-  eventWith,
-  makeReceiver,
-  type Receiver,
-  type RecordedRequest,
-  referenceEvent,
-  referenceEventJson,
-  type ScriptedResponse
-} from "@sidekick/testing"
+import { eventWith, makeReceiver, type Receiver, type RecordedRequest, referenceEvent, referenceEventJson, type ScriptedResponse, withEnv } from "@sidekick/testing"
 import { Effect, Exit, Scope } from "effect"
 import { createHash, createHmac } from "node:crypto"
 import { afterAll, beforeAll, describe, expect } from "vitest"
@@ -124,25 +116,6 @@ const start = (c: Readonly<Record<string, unknown>>, aws = awsConfig()) =>
 
 const script = (answers: Parameters<typeof fakeAws>[0]) => Effect.zipRight(rx.clear, rx.respondWith(fakeAws(answers)))
 
-/** set (string) or unset (undefined) env vars for the rest of the scope; the SDKs read process.env themselves */
-const withEnv = (patch: Readonly<Record<string, string | undefined>>) =>
-  Effect.acquireRelease(
-    Effect.sync(() => {
-      const before = Object.fromEntries(Object.keys(patch).map((k) => [k, process.env[k]]))
-      for (const [k, v] of Object.entries(patch)) {
-        if (v === undefined) delete process.env[k]
-        else process.env[k] = v
-      }
-      return before
-    }),
-    (before) =>
-      Effect.sync(() => {
-        for (const [k, v] of Object.entries(before)) {
-          if (v === undefined) delete process.env[k]
-          else process.env[k] = v
-        }
-      })
-  )
 
 const putOk = awsJson(200, { nextSequenceToken: "49612" })
 

@@ -4,16 +4,14 @@ import {
   eventWith,
   makeReceiver,
   type Receiver,
-  type RecordedRequest,
   referenceEvent,
-  referenceOutput as O,
-  status
+  referenceOutput as O
 } from "@sidekick/testing"
 import { Effect, Either, Exit, Scope, TestClock } from "effect"
 import { afterAll, beforeAll, describe, expect } from "vitest"
 import { OtlpLogs, OtlpLogsConfig } from "../src/otlp/Logs.js"
 import { config, decode, startBatch, startSingle } from "./helpers.js"
-import { decodeLogRecords } from "./otlpProto.js"
+import { decodeLogRecords, requestsUnder, statusFromPath } from "./otlpProto.js"
 
 // One recording receiver for the file: a path under /status/<code>/ answers that status, anything else 200.
 const scope = Effect.runSync(Scope.make())
@@ -21,16 +19,13 @@ let rx: Receiver
 
 beforeAll(async () => {
   rx = await Effect.runPromise(Scope.extend(makeReceiver({
-    responses: [(r) => {
-      const code = /^\/status\/([0-9]{3})\//.exec(r.path)?.[1]
-      return code === undefined ? { status: 200 } : status(Number(code), "refused")
-    }]
+    responses: [statusFromPath]
   }), scope))
 })
 afterAll(() => Effect.runPromise(Scope.close(scope, Exit.void)))
 
 
-const at = (prefix: string): Array<RecordedRequest> => rx.requests.filter((r) => r.path.startsWith(prefix))
+const at = (prefix: string) => requestsUnder(rx, prefix)
 
 /** the reference event's record attributes, as falcosidekick's slog bridge writes them */
 const referenceAttributes = [

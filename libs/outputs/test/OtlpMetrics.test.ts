@@ -1,10 +1,10 @@
 import { it } from "@effect/vitest"
 import { Metrics } from "@sidekick/telemetry"
-import { eventWith, makeReceiver, type Receiver, type RecordedRequest, referenceEvent, status } from "@sidekick/testing"
+import { eventWith, makeReceiver, type Receiver, type RecordedRequest, referenceEvent } from "@sidekick/testing"
 import { Context, Effect, Either, Exit, Layer, Logger, Scope } from "effect"
 import { afterAll, beforeAll, describe, expect } from "vitest"
 import { OtlpMetrics, OtlpMetricsConfig } from "../src/otlp/Metrics.js"
-import { type DecodedMetric, decodeMetrics } from "./otlpProto.js"
+import { decodeMetrics, type DecodedMetric, requestsUnder, statusFromPath } from "./otlpProto.js"
 import { config, decode } from "./helpers.js"
 
 const scope = Effect.runSync(Scope.make())
@@ -13,16 +13,13 @@ let rx: Receiver
 beforeAll(async () => {
   // a path under /status/<code>/ answers that status, anything else 200
   rx = await Effect.runPromise(Scope.extend(makeReceiver({
-    responses: [(r) => {
-      const code = /^\/status\/([0-9]{3})\//.exec(r.path)?.[1]
-      return code === undefined ? { status: 200 } : status(Number(code), "refused")
-    }]
+    responses: [statusFromPath]
   }), scope))
 })
 afterAll(() => Effect.runPromise(Scope.close(scope, Exit.void)))
 
 
-const at = (prefix: string): Array<RecordedRequest> => rx.requests.filter((r) => r.path.startsWith(prefix))
+const at = (prefix: string) => requestsUnder(rx, prefix)
 
 /** wait (real time: the tests run under the TestClock) until `n` requests arrived under the prefix */
 const waitAt = (prefix: string, n: number) =>

@@ -7,10 +7,8 @@ import {
   makeTlsMaterial,
   opensslAvailable,
   type Receiver,
-  type RecordedRequest,
   referenceEvent,
   referenceOutput as O,
-  status,
   type TlsMaterial
 } from "@sidekick/testing"
 import { ConfigProvider, Effect, Either, Exit, Logger, Scope } from "effect"
@@ -18,7 +16,7 @@ import { afterAll, beforeAll, describe, expect } from "vitest"
 import { LosslessNumber } from "@sidekick/event"
 import { fnv1a128Hex, OtlpTraces, OtlpTracesConfig, otlpTraceId, spanAttributes } from "../src/otlp/Traces.js"
 import { config, decode, startBatch, startSingle } from "./helpers.js"
-import { decodeSpans } from "./otlpProto.js"
+import { decodeSpans, requestsUnder, statusFromPath } from "./otlpProto.js"
 
 // One recording receiver for the file: a path under /status/<code>/ answers that status, anything else 200.
 const scope = Effect.runSync(Scope.make())
@@ -28,10 +26,7 @@ let tlsRx: Receiver | undefined
 
 beforeAll(async () => {
   rx = await Effect.runPromise(Scope.extend(makeReceiver({
-    responses: [(r) => {
-      const code = /^\/status\/([0-9]{3})\//.exec(r.path)?.[1]
-      return code === undefined ? { status: 200 } : status(Number(code), "refused")
-    }]
+    responses: [statusFromPath]
   }), scope))
   if (opensslAvailable()) {
     tls = await Effect.runPromise(Scope.extend(makeTlsMaterial, scope))
@@ -42,7 +37,7 @@ afterAll(() => Effect.runPromise(Scope.close(scope, Exit.void)))
 
 
 /** the requests sent under a test's own path prefix */
-const at = (prefix: string): Array<RecordedRequest> => rx.requests.filter((r) => r.path.startsWith(prefix))
+const at = (prefix: string) => requestsUnder(rx, prefix)
 
 /** the reference event's span, as falcosidekick builds it */
 const referenceTraceId = "640bf82f69b1bc682e890a66494ba1d2"

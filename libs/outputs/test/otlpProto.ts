@@ -4,6 +4,7 @@
  * only those matter, so the package name and the message names are ours, and enums are read as int32).
  * Unknown fields are skipped by the decoder, so a field left out here cannot break a test.
  */
+import { type Receiver, type RecordedRequest, type Responder, status } from "@sidekick/testing"
 import protobuf from "protobufjs"
 
 const repeated = (type: string, id: number) => ({ rule: "repeated", type, id })
@@ -309,3 +310,12 @@ export const decodeMetrics = (body: Uint8Array): Array<DecodedMetric> => {
     )
   )
 }
+
+/** one recording receiver serves a whole OTLP test file: a path under /status/<code>/ answers that status, anything else 200 */
+export const statusFromPath: Responder = (r) => {
+  const code = /^\/status\/([0-9]{3})\//.exec(r.path)?.[1]
+  return code === undefined ? { status: 200 } : status(Number(code), "refused")
+}
+
+/** the requests a test sent under its own path prefix */
+export const requestsUnder = (rx: Receiver, prefix: string): Array<RecordedRequest> => rx.requests.filter((r) => r.path.startsWith(prefix))

@@ -31,6 +31,7 @@ import { defaultClassify, type OutputError, Verdict } from "@sidekick/delivery"
 import { Context, Effect, Redacted } from "effect"
 import { randomUUID } from "node:crypto"
 import { defineShared, type OutputContext } from "../Definition.js"
+import { isHttpUrl } from "../Endpoint.js"
 
 export const AwsConfig = section("aws", {
   accesskeyid: Field.string(),
@@ -145,14 +146,6 @@ const refreshMargin = 5 * 60_000
 const expiresSoon = (c: { readonly expiration?: Date }) => c.expiration !== undefined && c.expiration.getTime() - Date.now() < refreshMargin
 const expires = (c: { readonly expiration?: Date }) => c.expiration !== undefined
 
-const isHttpUrl = (text: string): boolean => {
-  try {
-    const url = new URL(text)
-    return url.protocol === "http:" || url.protocol === "https:"
-  } catch {
-    return false
-  }
-}
 
 export const AwsShared = defineShared({
   config: AwsConfig,

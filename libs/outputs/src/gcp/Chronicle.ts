@@ -17,6 +17,7 @@ import { Clock, Effect } from "effect"
 import { define } from "../Definition.js"
 import { outputSection } from "../OutputConfig.js"
 import { gcpAccessToken, GcpShared } from "./Gcp.js"
+import { isHttpUrl } from "../Endpoint.js"
 
 export const ChronicleConfig = outputSection("gcp.chronicle", {
   projectid: Field.string(),
@@ -57,14 +58,6 @@ export const chronicleBody = (event: FalcoEvent, nowMillis: number): string => {
   return `{"inlineSource":{"logs":[{"collectionTime":"${collectionTime}","data":"${data}","logEntryTime":"${logEntryTime}"}]}}`
 }
 
-const isHttpUrl = (text: string): boolean => {
-  try {
-    const url = new URL(text)
-    return url.protocol === "http:" || url.protocol === "https:"
-  } catch {
-    return false
-  }
-}
 
 export const Chronicle = define({
   config: ChronicleConfig,

@@ -21,6 +21,7 @@ import { Context, Effect, Either, Redacted } from "effect"
 // types only: the library is loaded by `make`, when a GCP output is enabled
 import type { gaxios, GoogleAuth, JWTInput } from "google-auth-library"
 import { defineShared, type OutputContext } from "../Definition.js"
+import { isHttpUrl } from "../Endpoint.js"
 
 export const GcpConfig = section("gcp", {
   /** base64 of a credentials JSON; "" = Application Default Credentials */
@@ -61,14 +62,6 @@ export const decodeCredentials = (encoded: string): Either.Either<JWTInput & Rec
   return Either.right(parsed as JWTInput & Record<string, unknown>)
 }
 
-const isHttpUrl = (text: string): boolean => {
-  try {
-    const url = new URL(text)
-    return url.protocol === "http:" || url.protocol === "https:"
-  } catch {
-    return false
-  }
-}
 
 /** a transport sending the library's token requests to `tokenUri` instead of Google's fixed URL */
 const redirectTokenRequests = (library: typeof gaxios, tokenUri: string): gaxios.Gaxios => {

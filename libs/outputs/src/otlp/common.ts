@@ -22,6 +22,7 @@ import { readFileSync } from "node:fs"
 import * as http from "node:http"
 import * as https from "node:https"
 import type { OutputContext } from "../Definition.js"
+import { isHttpUrl } from "../Endpoint.js"
 
 /** `http/json` is Sidekick's: the Go SDK falcosidekick uses has no JSON encoding */
 export const otlpProtocols = ["http/protobuf", "grpc", "http/json"] as const
@@ -292,14 +293,6 @@ export const otlpSettings = (
     } satisfies OtlpSettings
   })
 
-const isHttpUrl = (text: string): boolean => {
-  try {
-    const u = new URL(text)
-    return (u.protocol === "http:" || u.protocol === "https:") && u.hostname !== ""
-  } catch {
-    return false
-  }
-}
 
 /**
  * The SDK exporters still read the header variables of the process environment and add the headers the
