@@ -122,7 +122,7 @@ const outputsLayer = (config: AppConfig): Layer.Layer<Outputs, OutputInitError, 
 }
 
 /** The outputs of Sidekick's own metrics (StatsD, DogStatsD, OTLP metrics): each listens while the app lives. */
-const metricsSinksLayer = (config: AppConfig): Layer.Layer<never, OutputInitError, Metrics> =>
+const metricsSinksLayer = (config: AppConfig): Layer.Layer<never, OutputInitError, Metrics | GlobalFieldKeys> =>
   Layer.mergeAll(Layer.empty, ...config.outputs.flatMap((o) => (o.kind === "metrics" ? [o.layer] : [])))
 
 export const appLayer = (config: AppConfig, overrides: AppOverrides = {}) =>
@@ -144,17 +144,18 @@ export const appLayer = (config: AppConfig, overrides: AppOverrides = {}) =>
       }
 
       const metrics = Metrics.layer({ falcoEventLabels: labels.names, defaultMetrics: overrides.defaultMetrics ?? true })
+      const globalFieldKeys = GlobalFieldKeys.layer({
+        customFields: customFields.map(([k]) => k),
+        templatedFields: templatedFields.map(([k]) => k)
+      })
       const core = Dispatcher.layerWithStores(config.delivery).pipe(
         Layer.provide(bufferLayer(config)),
         Layer.provide(deadLettersLayer(config)),
         Layer.provide(outputsLayer(config)),
         Layer.provide(HttpTransport.layer(tlsFiles(g))),
-        Layer.provide(GlobalFieldKeys.layer({
-          customFields: customFields.map(([k]) => k),
-          templatedFields: templatedFields.map(([k]) => k)
-        })),
+        Layer.provide(globalFieldKeys),
         // the sinks are built before the outputs and closed after them: they hear every attempt
-        Layer.provideMerge(Layer.provideMerge(metricsSinksLayer(config), metrics))
+        Layer.provideMerge(Layer.provideMerge(metricsSinksLayer(config).pipe(Layer.provide(globalFieldKeys)), metrics))
       )
       const ingest = IngestHandler.layer({
         enrichment,

@@ -127,7 +127,7 @@ export interface EnabledMetricsSink {
   readonly kind: "metrics"
   readonly name: string
   readonly displayName: string
-  readonly layer: Layer.Layer<never, OutputInitError, Metrics>
+  readonly layer: Layer.Layer<never, OutputInitError, Metrics | GlobalFieldKeys>
 }
 
 /** `I`: the service of the section the output shares (see `defineShared`); `never` for an output without one */
@@ -297,15 +297,17 @@ export const define = <C extends CommonConfig, S = never, I = never, A = never>(
 export interface MetricsSinkContext {
   readonly name: string
   readonly initError: OutputContext["initError"]
+  /** the global customfields / templatedfields keys (OTLP metrics labels its counter by them) */
+  readonly globalFieldKeys: GlobalFieldKeysShape
 }
 
 export interface MetricsSinkDefinition<C> extends AnyOutputDefinition {
   readonly section: Section<C>
   readonly enabled: (config: C) => boolean
   /** the listener (tests build it directly); its scope closes the sink's connection */
-  readonly make: (config: C) => Effect.Effect<MetricsListener, OutputInitError, Scope.Scope>
+  readonly make: (config: C) => Effect.Effect<MetricsListener, OutputInitError, GlobalFieldKeys | Scope.Scope>
   /** the sink as a Layer: it listens to the Metrics service while the layer lives */
-  readonly layer: (config: C) => Layer.Layer<never, OutputInitError, Metrics>
+  readonly layer: (config: C) => Layer.Layer<never, OutputInitError, Metrics | GlobalFieldKeys>
 }
 
 /**
@@ -319,7 +321,8 @@ export const defineMetricsSink = <C>(options: {
   readonly make: (config: C, ctx: MetricsSinkContext) => Effect.Effect<MetricsListener, OutputInitError, Scope.Scope>
 }): MetricsSinkDefinition<C> => {
   const name = options.config.path
-  const make = (c: C) => options.make(c, { name, initError: initErrorOf(name) })
+  const make = (c: C) =>
+    Effect.flatMap(GlobalFieldKeys, (globalFieldKeys) => options.make(c, { name, initError: initErrorOf(name), globalFieldKeys }))
   const layer = (c: C) =>
     Layer.scopedDiscard(
       Effect.gen(function*() {

@@ -3,6 +3,7 @@ import { Metrics } from "@sidekick/telemetry"
 import { eventWith, makeReceiver, type Receiver, type RecordedRequest, referenceEvent } from "@sidekick/testing"
 import { Context, Effect, Either, Exit, Layer, Logger, Scope } from "effect"
 import { afterAll, beforeAll, describe, expect } from "vitest"
+import { GlobalFieldKeys, type GlobalFieldKeysShape } from "../src/index.js"
 import { OtlpMetrics, OtlpMetricsConfig } from "../src/otlp/Metrics.js"
 import { decodeMetrics, type DecodedMetric, requestsUnder, statusFromPath } from "./otlpProto.js"
 import { config, decode } from "./helpers.js"
@@ -28,12 +29,15 @@ const waitAt = (prefix: string, n: number) =>
     return at(prefix)
   })
 
+const noKeys: GlobalFieldKeysShape = { customFields: [], templatedFields: [] }
+
 /** a real Metrics service with the sink listening, in a scope of its own; the sink's log lines go to `logs` */
-const startSink = (tree: Readonly<Record<string, unknown>>, logs: Array<string> = []) =>
+const startSink = (tree: Readonly<Record<string, unknown>>, logs: Array<string> = [], keys = noKeys) =>
   Effect.gen(function*() {
     const sinkScope = yield* Scope.make()
     const logger = Logger.replace(Logger.defaultLogger, Logger.make(({ message }) => logs.push([message].flat().join(" "))))
     const layer = Layer.provideMerge(OtlpMetrics.layer(config(OtlpMetricsConfig, tree)), Metrics.layer({ falcoEventLabels: [], defaultMetrics: false })).pipe(
+      Layer.provide(GlobalFieldKeys.layer(keys)),
       Layer.provide(logger)
     )
     const context = yield* Layer.buildWithScope(layer, sinkScope)
@@ -70,6 +74,27 @@ describe("OTLPMetrics", () => {
     const refused = decode(OtlpMetricsConfig, { protocol: "udp" })
     expect(Either.isLeft(refused) && refused.left.message).toContain("otlp.metrics.protocol")
   })
+
+  it.scoped("the global customfields label the rules counter as falcosidekick does (keys that cannot be attribute names left out)", () =>
+    Effect.gen(function*() {
+      const sink = yield* startSink({ endpoint: `${rx.url}/customfields/v1/metrics` }, [], {
+        customFields: ["cluster", "team.name", "bad-key"],
+        templatedFields: []
+      })
+      sink.metrics.falcoEvent(eventWith({ output_fields: { cluster: "prod-eu", "team.name": "sec", "bad-key": "x" } }), ["", "", "", "", "", "", ""])
+      yield* sink.stop
+      const [request] = at("/customfields/")
+      const matches = decodeMetrics(request!.bodyBuffer).find((m) => m.name === "falcosecurity_falco_rules_matches_total")
+      expect(points(matches)).toEqual([[{
+        source: "syscall",
+        priority: "Critical",
+        rule: "Terminal shell in container",
+        hostname: "node-1",
+        tags: ["T1059", "container", "mitre_execution", "shell"],
+        cluster: "prod-eu",
+        team_name: "sec"
+      }, 1n]])
+    }))
 
   it.scoped("falcosidekick's three counters, cumulative Int64 sums with their attributes, pushed when the sink stops", () =>
     Effect.gen(function*() {

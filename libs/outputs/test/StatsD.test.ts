@@ -5,6 +5,7 @@ import { Context, Effect, Exit, Layer, Scope } from "effect"
 import * as dgram from "node:dgram"
 import type { AddressInfo } from "node:net"
 import { afterAll, beforeAll, describe, expect } from "vitest"
+import { GlobalFieldKeys } from "../src/index.js"
 import { counterOf, DogStatsD, DogstatsdConfig, StatsD, StatsdConfig } from "../src/StatsD.js"
 import { config } from "./helpers.js"
 
@@ -98,11 +99,11 @@ describe("StatsD and DogStatsD", () => {
 
   it.scoped("a forwarder without a port refuses start-up naming the key", () =>
     Effect.gen(function*() {
-      const error = yield* Effect.flip(StatsD.make(config(StatsdConfig, { forwarder: "statsd" })))
+      const error = yield* Effect.flip(StatsD.make(config(StatsdConfig, { forwarder: "statsd" })).pipe(Effect.provide(GlobalFieldKeys.empty)))
       expect(error._tag).toBe("OutputInitError")
       expect(error.key).toBe("statsd.forwarder")
       for (const forwarder of ["http://agent", "http://agent:8125"]) {
-        const dog = yield* Effect.flip(DogStatsD.make(config(DogstatsdConfig, { forwarder })))
+        const dog = yield* Effect.flip(DogStatsD.make(config(DogstatsdConfig, { forwarder })).pipe(Effect.provide(GlobalFieldKeys.empty)))
         expect(dog.key).toBe("dogstatsd.forwarder")
       }
     }))
@@ -120,7 +121,7 @@ describe("StatsD and DogStatsD", () => {
         StatsD.layer(config(StatsdConfig, { forwarder: statsd.forwarder })),
         DogStatsD.layer(config(DogstatsdConfig, { forwarder: dogstatsd.forwarder })),
         DogStatsD.layer(config(DogstatsdConfig, { forwarder: tagged.forwarder, namespace: "sidekick", tags: ["env:prod", "team:sec"] }))
-      ).pipe(Layer.provideMerge(Metrics.layer({ falcoEventLabels: [], defaultMetrics: false })))
+      ).pipe(Layer.provide(GlobalFieldKeys.empty), Layer.provideMerge(Metrics.layer({ falcoEventLabels: [], defaultMetrics: false })))
       const scope = yield* Scope.make()
       const metrics = Context.get(yield* Layer.buildWithScope(sinks, scope), Metrics)
       drive(metrics)

@@ -4,7 +4,8 @@
  * Metrics service and counts them in falcosidekick's three counters, with its names, descriptions and
  * attributes:
  * - `falcosecurity_falco_rules_matches_total`: source, priority, rule, hostname (`unknown` when empty), tags,
- *   then each `extraattributes` output field (`.` becomes `_`; its value when a string, else "");
+ *   then each global `customfields` key and each `extraattributes` output field (`.` becomes `_`; its value
+ *   when a string, else "");
  * - `falcosecurity_falcosidekick_inputs`: source (`requests`), status (accepted, rejected);
  * - `falcosecurity_falcosidekick_outputs`: destination, status (ok, error).
  * Int64, monotonic, cumulative; read and pushed every `interval` (the SDK's default 60 s, as falcosidekick)
@@ -17,9 +18,7 @@
  * - an `extraattributes` entry that is not a valid attribute name refuses start-up (falcosidekick logs it and
  *   leaves it out);
  * - `interval` (and OTEL_METRIC_EXPORT_INTERVAL in `extraenvvars`) is Sidekick's; a failed push is logged as
- *   a warning (the counts stay, the next push carries them: the temporality is cumulative);
- * - the global `customfields` are not attributes of the rules counter yet: a metrics sink is not told their
- *   names (MetricsSinkContext has no GlobalFieldKeys).
+ *   a warning (the counts stay, the next push carries them: the temporality is cumulative).
  */
 import { type Attributes, ValueType } from "@opentelemetry/api"
 // types only: the SDK and its exporters are loaded by `make`, when the sink is enabled
@@ -59,8 +58,11 @@ const attributeName = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/
 /** the output field's attribute name: dots become underscores */
 export const attributeNameOf = (field: string): string => field.replaceAll(".", "_")
 
-/** the attributes of one match of the rules counter */
-export const rulesMatchAttributes = (event: FalcoEvent, extraAttributes: ReadonlyArray<string>): Attributes => {
+/**
+ * the attributes of one match of the rules counter; `fieldAttributes`: the global customfields keys, then the
+ * `extraattributes` (customfields are in every event's output_fields since ingest)
+ */
+export const rulesMatchAttributes = (event: FalcoEvent, fieldAttributes: ReadonlyArray<string>): Attributes => {
   const attributes: Attributes = {
     source: event.source,
     priority: event.priority,
@@ -68,7 +70,7 @@ export const rulesMatchAttributes = (event: FalcoEvent, extraAttributes: Readonl
     hostname: event.hostname === "" ? "unknown" : event.hostname,
     tags: [...event.tags]
   }
-  for (const field of extraAttributes) {
+  for (const field of fieldAttributes) {
     const value = event.output_fields[field]
     attributes[attributeNameOf(field)] = typeof value === "string" ? value : ""
   }
@@ -155,10 +157,14 @@ export const OtlpMetrics = defineMetricsSink({
       const matches = counter(rulesMatchesCounter)
       const inputs = counter(inputsCounter)
       const outputs = counter(outputsCounter)
-      const extraAttributes = c.extraattributes
+      // customfields keys that cannot be attribute names stay out, as they stay out of Prometheus' labels
+      const fieldAttributes = [
+        ...ctx.globalFieldKeys.customFields.filter((key) => attributeName.test(attributeNameOf(key))),
+        ...c.extraattributes
+      ]
       return {
         input: (status) => inputs.add(1, { source: "requests", status }),
-        falcoEvent: (event) => matches.add(1, rulesMatchAttributes(event, extraAttributes)),
+        falcoEvent: (event) => matches.add(1, rulesMatchAttributes(event, fieldAttributes)),
         outputAttempt: (destination, status) => outputs.add(1, { destination, status })
       } satisfies MetricsListener
     })
